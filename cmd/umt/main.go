@@ -22,7 +22,7 @@ func run(args []string) int {
 		return runWorker(args)
 	}
 	if len(args) == 0 || isHelp(args[0]) {
-		printUsage(os.Stdout)
+		printUsage(stdout)
 		if len(args) == 0 {
 			return 2
 		}

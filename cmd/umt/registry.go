@@ -74,13 +74,13 @@ func (c *Command) Run(args []string) error {
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			c.printHelp(os.Stdout, fs)
+			c.printHelp(stdout, fs)
 			return errHelpShown
 		}
 		return usageError{err}
 	}
 	if c.Exec == nil {
-		c.printHelp(os.Stdout, fs)
+		c.printHelp(stdout, fs)
 		return errHelpShown
 	}
 	return c.Exec(fs.Args())
