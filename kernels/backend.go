@@ -1,5 +1,10 @@
 package kernels
 
+import "math"
+
+// AttnScale is 1/sqrt(headDim), the usual Attention.Scale.
+func AttnScale(headDim int) float32 { return float32(1 / math.Sqrt(float64(headDim))) }
+
 // Gemm describes a batched, strided matrix product, BLAS sgemm semantics in row-major order:
 //
 //	for i in [0, Batch): C_i = Alpha * op(A_i) @ op(B_i) + Beta * C_i
