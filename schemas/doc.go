@@ -2,5 +2,30 @@
 // and embedding exports — with their versions, provenance metadata and validation. It is the
 // contract between prep, train and export, so every change here bumps a schema version.
 //
+// # Clip shards (schema version 1)
+//
+// One row per training clip: the sampled frames as raw RGB bytes and what the CLIP teacher said
+// about them, so training never runs the teacher. The column table with types, shapes, units and
+// nullability lives in docs/DATASET.md; [ClipSchema] builds the schema from a [Provenance], which
+// fixes every shape (T frames of S×S pixels, K teacher layers of D dims over HW tokens per frame)
+// and is stored as JSON in the schema metadata under [MetaProvenance].
+//
+// The Go side of a row is [ClipRow]. Teacher values are float16 stored as their raw IEEE bits in
+// uint16 columns (Arrow's own float16 conversion truncates; [F16Bits] and [Float32s] use
+// x448/float16, which rounds to nearest-even and decodes subnormals correctly).
+//
+// Layouts ([Layout]) say which teacher tokens a row stores: "full" keeps all T·HW tokens;
+// "visible:M" keeps the union of the visible tokens of M semantic masks drawn at prep time,
+// and the masks themselves, so the trainer can pick one of them per step.
+//
+// # API
+//
+//   - [Provenance], [Provenance.Validate], [ParseLayout], [ProvenanceFromSchema]
+//   - [ClipSchema], [CheckClipSchema], [ClipRow], [ClipRow.Validate], [ClipID]
+//   - [NewClipRecord] (rows → record batch), [ClipRowAt] (record batch → row, zero-copy)
+//   - [FailureSchema], [FailureRow], [NewFailureRecord], [FailureRowsFrom]
+//   - [EmbeddingSchema], [EmbeddingRow], [NewEmbeddingRecord], [EmbeddingRowsFrom]
+//   - [F16Bits], [Float32s] (float16 bits ↔ float32)
+//
 // It may import Arrow and nothing of ours.
 package schemas

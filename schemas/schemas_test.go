@@ -1,0 +1,285 @@
+package schemas_test
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"reflect"
+	"sort"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/x448/float16"
+
+	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/schemas/schematest"
+)
+
+// roundTrip writes rows as one record batch into an in-memory Arrow IPC file and reads them back.
+func roundTrip(t *testing.T, mem memory.Allocator, p schemas.Provenance, rows []schemas.ClipRow) []schemas.ClipRow {
+	t.Helper()
+	rec, err := schemas.NewClipRecord(mem, p, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	var buf bytes.Buffer
+	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ipc.NewFileReader(bytes.NewReader(buf.Bytes()), ipc.WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := schemas.CheckClipSchema(r.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SchemaVersion = schemas.ClipSchemaVersion
+	if !reflect.DeepEqual(got, p) {
+		t.Fatalf("provenance round trip:\n got %+v\nwant %+v", got, p)
+	}
+	back, err := r.RecordBatchAt(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Release()
+	b, err := schemas.NewClipBatch(got, back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []schemas.ClipRow
+	for i := 0; i < b.Len(); i++ {
+		row, err := b.Row(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, row.Clone())
+	}
+	return out
+}
+
+// Property: any valid rows, in every layout, come back identical (nullable strings included).
+func TestClipRoundTripProperty(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	for _, layout := range []string{"full", "visible:1", "visible:3"} {
+		for seed := uint64(1); seed <= 12; seed++ {
+			p := schematest.Provenance(layout, 1+int(seed%4), 8+int(seed%3)*8, 1+int(seed%3), 4+int(seed%5)*4, 3+int(seed%7))
+			if err := p.Validate(); err != nil {
+				t.Fatalf("%s seed %d: %v", layout, seed, err)
+			}
+			var rows []schemas.ClipRow
+			for i := uint64(0); i < 1+seed%5; i++ {
+				rows = append(rows, schematest.Row(p, seed*100+i))
+			}
+			got := roundTrip(t, mem, p, rows)
+			if !reflect.DeepEqual(got, rows) {
+				t.Fatalf("%s seed %d: rows differ after round trip", layout, seed)
+			}
+		}
+	}
+}
+
+func TestRowValidate(t *testing.T) {
+	p := schematest.Provenance("visible:2", 2, 8, 2, 16, 4)
+	good := schematest.Row(p, 1)
+	cases := []struct {
+		name string
+		mod  func(r *schemas.ClipRow)
+	}{
+		{"no clip id", func(r *schemas.ClipRow) { r.ClipID = "" }},
+		{"reversed span", func(r *schemas.ClipRow) { r.SpanEndS = r.SpanStartS - 1 }},
+		{"nan span", func(r *schemas.ClipRow) { r.SpanStartS = math.NaN() }},
+		{"short frames", func(r *schemas.ClipRow) { r.Frames = r.Frames[1:] }},
+		{"pts count", func(r *schemas.ClipRow) { r.FramePTS = r.FramePTS[:1] }},
+		{"layers count", func(r *schemas.ClipRow) { r.TeacherLayers = append(r.TeacherLayers, 1) }},
+		{"features count", func(r *schemas.ClipRow) { r.TeacherFeatures = r.TeacherFeatures[1:] }},
+		{"attn count", func(r *schemas.ClipRow) { r.TeacherCLSAttn = nil }},
+		{"masks count", func(r *schemas.ClipRow) { r.Masks = r.Masks[1:] }},
+		{"tokens unsorted", func(r *schemas.ClipRow) {
+			r.TeacherTokens[0], r.TeacherTokens[1] = r.TeacherTokens[1], r.TeacherTokens[0]
+		}},
+		{"token out of range", func(r *schemas.ClipRow) { r.TeacherTokens[len(r.TeacherTokens)-1] = 1 << 20 }},
+		{"mask in wrong frame", func(r *schemas.ClipRow) { r.Masks[0] = int32(p.HW + 1) }},
+		{"stored token no mask uses", func(r *schemas.ClipRow) {
+			stored := map[int32]bool{}
+			for _, x := range r.TeacherTokens {
+				stored[x] = true
+			}
+			for g := int32(0); ; g++ {
+				if !stored[g] {
+					r.TeacherTokens = append(r.TeacherTokens, g)
+					sort.Slice(r.TeacherTokens, func(i, j int) bool { return r.TeacherTokens[i] < r.TeacherTokens[j] })
+					r.TeacherFeatures = append(r.TeacherFeatures, make([]uint16, p.K*p.D)...)
+					return
+				}
+			}
+		}},
+	}
+	if err := good.Validate(p); err != nil {
+		t.Fatalf("generated row invalid: %v", err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := good.Clone()
+			c.mod(&r)
+			if err := r.Validate(p); !errors.Is(err, schemas.ErrRow) {
+				t.Fatalf("Validate = %v, want ErrRow", err)
+			}
+		})
+	}
+	full := schematest.Provenance("full", 2, 8, 2, 16, 4)
+	r := schematest.Row(full, 2)
+	r.TeacherTokens = r.TeacherTokens[1:]
+	r.TeacherFeatures = r.TeacherFeatures[full.K*full.D:]
+	if err := r.Validate(full); !errors.Is(err, schemas.ErrRow) {
+		t.Fatalf("full layout missing a token: Validate = %v, want ErrRow", err)
+	}
+}
+
+func TestProvenanceValidate(t *testing.T) {
+	ok := schematest.ViTB16("visible:4")
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]func(p *schemas.Provenance){
+		"layout":          func(p *schemas.Provenance) { p.Layout = "some" },
+		"layout M zero":   func(p *schemas.Provenance) { p.Layout = "visible:0" },
+		"precision":       func(p *schemas.Provenance) { p.Precision = "f8" },
+		"no teacher":      func(p *schemas.Provenance) { p.Teacher = "" },
+		"zero frames":     func(p *schemas.Provenance) { p.Frames = 0 },
+		"masks mismatch":  func(p *schemas.Provenance) { p.Masks = 3 },
+		"ratio":           func(p *schemas.Provenance) { p.MaskRatio = 1 },
+		"version":         func(p *schemas.Provenance) { p.SchemaVersion = 2 },
+		"too many values": func(p *schemas.Provenance) { p.D = 65536; p.HW = 65536 },
+	}
+	for name, mod := range cases {
+		p := ok
+		mod(&p)
+		if err := p.Validate(); !errors.Is(err, schemas.ErrSchema) {
+			t.Errorf("%s: Validate = %v, want ErrSchema", name, err)
+		}
+	}
+}
+
+func TestCheckClipSchemaRejects(t *testing.T) {
+	p := schematest.ViTB16("full")
+	sc := schemas.ClipSchema(p)
+	if _, err := schemas.CheckClipSchema(sc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := schemas.CheckClipSchema(schemas.FailureSchema()); !errors.Is(err, schemas.ErrSchema) {
+		t.Fatalf("failures schema accepted as clip schema: %v", err)
+	}
+	md := sc.Metadata()
+	vals := append([]string(nil), md.Values()...)
+	vals[md.FindKey(schemas.MetaSchemaVersion)] = "2"
+	if _, err := schemas.ProvenanceFromSchema(withMeta(sc, md.Keys(), vals)); !errors.Is(err, schemas.ErrSchema) {
+		t.Fatalf("version 2 accepted: %v", err)
+	}
+}
+
+// Golden: clip ids must never change for the same inputs (datasets are resumed by them).
+func TestClipIDGolden(t *testing.T) {
+	got := schemas.ClipID("gs://b/v.mp4", 1.5, 9.25, "tsn:8")
+	const want = "6316e5f635e16e5724493c114fe92c39"
+	if got != want {
+		t.Fatalf("ClipID = %s, want %s", got, want)
+	}
+	if len(got) != 32 {
+		t.Fatalf("ClipID length %d, want 32", len(got))
+	}
+	for _, other := range []string{
+		schemas.ClipID("gs://b/v.mp4", 1.5, 9.26, "tsn:8"),
+		schemas.ClipID("gs://b/v.mp4", 1.5, 9.25, "tsn:16"),
+		schemas.ClipID("gs://b/w.mp4", 1.5, 9.25, "tsn:8"),
+		schemas.ClipID("gs://b/v.mp4\x001.5", 9.25, 0, "tsn:8"),
+	} {
+		if other == got {
+			t.Fatalf("different inputs gave the same id %s", got)
+		}
+	}
+}
+
+// F16 conversion must round to nearest-even and decode subnormals (Arrow's own does neither).
+func TestF16Conversion(t *testing.T) {
+	for b := 0; b < 1<<16; b++ {
+		f := schemas.Float32s(nil, []uint16{uint16(b)})[0]
+		if math.IsNaN(float64(f)) {
+			continue
+		}
+		if back := schemas.F16Bits(nil, []float32{f})[0]; back != uint16(b) {
+			t.Fatalf("bits %#04x → %v → %#04x", b, f, back)
+		}
+	}
+	if got := schemas.Float32s(nil, []uint16{1})[0]; got != float32(math.Ldexp(1, -24)) {
+		t.Fatalf("smallest subnormal decodes to %v, want 2^-24", got)
+	}
+	// 1 + 2^-11 is exactly halfway between 1 and the next float16: ties go to even (1.0).
+	if got := schemas.F16Bits(nil, []float32{1 + 1.0/2048})[0]; got != float16.Fromfloat32(1).Bits() {
+		t.Fatalf("tie rounded to %#04x, want 1.0", got)
+	}
+	// 1 + 3·2^-12 rounds up (nearest), where truncation would give 1.0.
+	if got := schemas.F16Bits(nil, []float32{1 + 3.0/4096})[0]; got != 0x3c01 {
+		t.Fatalf("1+3·2^-12 → %#04x, want 0x3c01", got)
+	}
+}
+
+func TestFailureRoundTrip(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rows := []schemas.FailureRow{
+		{URI: "gs://b/bad.mp4", ErrorClass: "truncated", Message: "moov atom not found", Stage: "decode", Attempt: 1},
+		{URI: "/x/y.webm", ClipID: "abc", SpanStartS: 1, SpanEndS: 2, ErrorClass: "timeout", Message: "", Stage: "teacher", Attempt: 3},
+	}
+	rec, err := schemas.NewFailureRecord(mem, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	got, err := schemas.FailureRowsFrom(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rows) {
+		t.Fatalf("got %+v\nwant %+v", got, rows)
+	}
+	if _, err := schemas.NewFailureRecord(mem, []schemas.FailureRow{{URI: "x"}}); !errors.Is(err, schemas.ErrRow) {
+		t.Fatalf("row without class accepted: %v", err)
+	}
+}
+
+func TestEmbeddingRoundTrip(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	sc := schemas.EmbeddingSchema("umt-b16", "00", "video", 3)
+	rows := []schemas.EmbeddingRow{
+		{ClipID: "a", SourceURI: "u", SpanStartS: 0, SpanEndS: 1, Embedding: []float32{1, 0, 0}},
+		{ClipID: "b", SourceURI: "v", Caption: "a cat", SpanStartS: 2, SpanEndS: 3, Embedding: []float32{0, 0.6, 0.8}},
+	}
+	rec, err := schemas.NewEmbeddingRecord(mem, sc, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	got, err := schemas.EmbeddingRowsFrom(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rows) {
+		t.Fatalf("got %+v\nwant %+v", got, rows)
+	}
+	if _, err := schemas.NewEmbeddingRecord(mem, sc, []schemas.EmbeddingRow{{Embedding: []float32{1}}}); !errors.Is(err, schemas.ErrRow) {
+		t.Fatalf("wrong dims accepted: %v", err)
+	}
+}
