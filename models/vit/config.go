@@ -1,0 +1,96 @@
+package vit
+
+import "fmt"
+
+// Config is the student's architecture. The JSON names are those of the training config files.
+type Config struct {
+	ImgSize      int     `json:"img_size"`      // input H = W (224)
+	Patch        int     `json:"patch"`         // spatial patch (16)
+	Frames       int     `json:"frames"`        // T (8)
+	Tubelet      int     `json:"tubelet"`       // temporal patch (1 in UMT's scripts)
+	Dim          int     `json:"dim"`           // D (768 for B/16)
+	Depth        int     `json:"depth"`         // blocks (12)
+	Heads        int     `json:"heads"`         // heads (12)
+	MLPRatio     int     `json:"mlp_ratio"`     // hidden = Dim·MLPRatio (4)
+	ClipDim      int     `json:"clip_dim"`      // C_clip, the teacher's output dim (512)
+	ReturnLayers int     `json:"return_layers"` // K, the last K blocks are aligned (6)
+	DropPath     float64 `json:"drop_path"`     // stochastic depth at the last block (0.1)
+}
+
+// Presets: UMT-B/16 and UMT-L/16 as in modeling_pretrain_umt.py and the launch scripts, and the
+// reference set's tiny student for CPU smoke runs.
+var (
+	Base16  = Config{ImgSize: 224, Patch: 16, Frames: 8, Tubelet: 1, Dim: 768, Depth: 12, Heads: 12, MLPRatio: 4, ClipDim: 512, ReturnLayers: 6, DropPath: 0.1}
+	Large16 = Config{ImgSize: 224, Patch: 16, Frames: 8, Tubelet: 1, Dim: 1024, Depth: 24, Heads: 16, MLPRatio: 4, ClipDim: 768, ReturnLayers: 6, DropPath: 0.2}
+	Tiny    = Config{ImgSize: 64, Patch: 16, Frames: 4, Tubelet: 1, Dim: 48, Depth: 3, Heads: 4, MLPRatio: 4, ClipDim: 32, ReturnLayers: 2, DropPath: 0}
+)
+
+// Validate reports the first inconsistent field.
+func (c Config) Validate() error {
+	switch {
+	case c.ImgSize <= 0 || c.Patch <= 0 || c.ImgSize%c.Patch != 0:
+		return fmt.Errorf("vit: img_size %d must be a positive multiple of patch %d", c.ImgSize, c.Patch)
+	case c.Tubelet <= 0 || c.Frames <= 0 || c.Frames%c.Tubelet != 0:
+		return fmt.Errorf("vit: frames %d must be a positive multiple of tubelet %d", c.Frames, c.Tubelet)
+	case c.Dim <= 0 || c.Heads <= 0 || c.Dim%c.Heads != 0:
+		return fmt.Errorf("vit: dim %d must be a positive multiple of heads %d", c.Dim, c.Heads)
+	case c.Depth <= 0 || c.MLPRatio <= 0 || c.ClipDim <= 0:
+		return fmt.Errorf("vit: depth, mlp_ratio and clip_dim must be positive (got %d, %d, %d)", c.Depth, c.MLPRatio, c.ClipDim)
+	case c.ReturnLayers <= 0 || c.ReturnLayers > c.Depth:
+		return fmt.Errorf("vit: return_layers %d must lie in [1, depth=%d]", c.ReturnLayers, c.Depth)
+	case c.DropPath < 0 || c.DropPath >= 1:
+		return fmt.Errorf("vit: drop_path %v must lie in [0, 1)", c.DropPath)
+	}
+	return nil
+}
+
+// Grid is the number of patches along H (and W).
+func (c Config) Grid() int { return c.ImgSize / c.Patch }
+
+// HW is the number of patches per time slice.
+func (c Config) HW() int { return c.Grid() * c.Grid() }
+
+// Slices is the number of time slices, Frames/Tubelet.
+func (c Config) Slices() int { return c.Frames / c.Tubelet }
+
+// Tokens is the number of tokens of a full clip (1568 for B/16).
+func (c Config) Tokens() int { return c.Slices() * c.HW() }
+
+// PatchDim is the length of one flattened patch, 3·Tubelet·Patch² (the Conv3d fan-in).
+func (c Config) PatchDim() int { return 3 * c.Tubelet * c.Patch * c.Patch }
+
+// Hidden is the MLP width.
+func (c Config) Hidden() int { return c.Dim * c.MLPRatio }
+
+// HeadDim is Dim/Heads.
+func (c Config) HeadDim() int { return c.Dim / c.Heads }
+
+// ReturnIndex lists the aligned blocks in ascending order (depth−K … depth−1).
+func (c Config) ReturnIndex() []int {
+	out := make([]int, c.ReturnLayers)
+	for k := range out {
+		out[k] = c.Depth - c.ReturnLayers + k
+	}
+	return out
+}
+
+// DropRates are the per-block drop-path rates, linspace(0, DropPath, Depth) in float32 as
+// torch.linspace gives them.
+func (c Config) DropRates() []float64 {
+	r := make([]float64, c.Depth)
+	for i := range r {
+		if c.Depth > 1 {
+			r[i] = float64(float32(c.DropPath * float64(i) / float64(c.Depth-1)))
+		}
+	}
+	return r
+}
+
+// Params is the number of trainable parameters.
+func (c Config) Params() int {
+	n := 0
+	for _, p := range layout(c) {
+		n += p.Len
+	}
+	return n
+}

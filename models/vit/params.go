@@ -1,0 +1,164 @@
+package vit
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Param is one trainable tensor inside the model's flat parameter buffer.
+type Param struct {
+	Name  string // official state-dict name, e.g. "encoder.blocks.3.attn.qkv.weight"
+	Shape []int  // official shape ([out, in] for Linear, [D, 3, tubelet, P, P] for the Conv3d)
+	Decay bool   // weight decay applies (UMT: ≥2-D and not ending in ".bias")
+	Off   int    // first element in the flat buffer
+	Len   int    // number of elements
+}
+
+// blockParams are the indices into the layout of one block's tensors.
+type blockParams struct {
+	norm1W, norm1B, qBias, vBias, qkvW, projW, projB, norm2W, norm2B, fc1W, fc1B, fc2W, fc2B int
+}
+
+type headParams struct{ w, b, normW, normB int }
+
+// index locates every tensor of a config's layout.
+type index struct {
+	patchW, patchB int
+	blocks         []blockParams
+	normW, normB   int
+	heads          []headParams
+}
+
+// officialOrder lists name and shape in the official state_dict order.
+func officialOrder(c Config) []Param {
+	D, H, C := c.Dim, c.Hidden(), c.ClipDim
+	ps := []Param{
+		{Name: "encoder.patch_embed.proj.weight", Shape: []int{D, 3, c.Tubelet, c.Patch, c.Patch}},
+		{Name: "encoder.patch_embed.proj.bias", Shape: []int{D}},
+	}
+	for i := 0; i < c.Depth; i++ {
+		p := fmt.Sprintf("encoder.blocks.%d.", i)
+		ps = append(ps,
+			Param{Name: p + "norm1.weight", Shape: []int{D}},
+			Param{Name: p + "norm1.bias", Shape: []int{D}},
+			Param{Name: p + "attn.q_bias", Shape: []int{D}},
+			Param{Name: p + "attn.v_bias", Shape: []int{D}},
+			Param{Name: p + "attn.qkv.weight", Shape: []int{3 * D, D}},
+			Param{Name: p + "attn.proj.weight", Shape: []int{D, D}},
+			Param{Name: p + "attn.proj.bias", Shape: []int{D}},
+			Param{Name: p + "norm2.weight", Shape: []int{D}},
+			Param{Name: p + "norm2.bias", Shape: []int{D}},
+			Param{Name: p + "mlp.fc1.weight", Shape: []int{H, D}},
+			Param{Name: p + "mlp.fc1.bias", Shape: []int{H}},
+			Param{Name: p + "mlp.fc2.weight", Shape: []int{D, H}},
+			Param{Name: p + "mlp.fc2.bias", Shape: []int{D}},
+		)
+	}
+	ps = append(ps, Param{Name: "encoder.norm.weight", Shape: []int{D}}, Param{Name: "encoder.norm.bias", Shape: []int{D}})
+	for k := 0; k < c.ReturnLayers; k++ {
+		p := fmt.Sprintf("clip_decoder.%d.", k)
+		ps = append(ps,
+			Param{Name: p + "head.weight", Shape: []int{C, D}},
+			Param{Name: p + "head.bias", Shape: []int{C}},
+			Param{Name: p + "norm.weight", Shape: []int{C}},
+			Param{Name: p + "norm.bias", Shape: []int{C}},
+		)
+	}
+	for i := range ps {
+		n := 1
+		for _, d := range ps[i].Shape {
+			n *= d
+		}
+		ps[i].Len = n
+		// optim_factory.get_parameter_groups: no decay for 1-D tensors and names ending ".bias".
+		ps[i].Decay = len(ps[i].Shape) > 1 && !strings.HasSuffix(ps[i].Name, ".bias")
+	}
+	return ps
+}
+
+// layout returns the tensors in official order with offsets assigned group by group: all
+// decayed tensors first (in official order), then all others.
+func layout(c Config) []Param {
+	ps := officialOrder(c)
+	off := 0
+	for _, decay := range []bool{true, false} {
+		for i := range ps {
+			if ps[i].Decay == decay {
+				ps[i].Off = off
+				off += ps[i].Len
+			}
+		}
+	}
+	return ps
+}
+
+func buildIndex(c Config, ps []Param) index {
+	at := map[string]int{}
+	for i, p := range ps {
+		at[p.Name] = i
+	}
+	ix := index{patchW: at["encoder.patch_embed.proj.weight"], patchB: at["encoder.patch_embed.proj.bias"],
+		normW: at["encoder.norm.weight"], normB: at["encoder.norm.bias"]}
+	for i := 0; i < c.Depth; i++ {
+		p := fmt.Sprintf("encoder.blocks.%d.", i)
+		ix.blocks = append(ix.blocks, blockParams{
+			norm1W: at[p+"norm1.weight"], norm1B: at[p+"norm1.bias"], qBias: at[p+"attn.q_bias"], vBias: at[p+"attn.v_bias"],
+			qkvW: at[p+"attn.qkv.weight"], projW: at[p+"attn.proj.weight"], projB: at[p+"attn.proj.bias"],
+			norm2W: at[p+"norm2.weight"], norm2B: at[p+"norm2.bias"], fc1W: at[p+"mlp.fc1.weight"], fc1B: at[p+"mlp.fc1.bias"],
+			fc2W: at[p+"mlp.fc2.weight"], fc2B: at[p+"mlp.fc2.bias"],
+		})
+	}
+	for k := 0; k < c.ReturnLayers; k++ {
+		p := fmt.Sprintf("clip_decoder.%d.", k)
+		ix.heads = append(ix.heads, headParams{w: at[p+"head.weight"], b: at[p+"head.bias"], normW: at[p+"norm.weight"], normB: at[p+"norm.bias"]})
+	}
+	return ix
+}
+
+// InitParams returns freshly initialised parameters in flat layout order, as the official
+// _init_weights does (with our own seeded generator, not torch's): xavier_uniform for every
+// Linear weight (the fused qkv as one [3D, D] matrix), zero Linear biases and q/v biases,
+// LayerNorm weight 1 and bias 0, and PyTorch's default Conv3d init (kaiming_uniform with
+// a = √5, i.e. U(±1/√fan_in) for weight and bias).
+func InitParams(c Config, seed uint64) []float32 {
+	ps := layout(c)
+	flat := make([]float32, c.Params())
+	r := newRNG(seed)
+	for _, p := range ps {
+		dst := flat[p.Off : p.Off+p.Len]
+		switch {
+		case p.Name == "encoder.patch_embed.proj.weight" || p.Name == "encoder.patch_embed.proj.bias":
+			bound := 1 / math.Sqrt(float64(c.PatchDim()))
+			for i := range dst {
+				dst[i] = float32((2*r.float64() - 1) * bound)
+			}
+		case strings.HasSuffix(p.Name, "norm1.weight"), strings.HasSuffix(p.Name, "norm2.weight"), strings.HasSuffix(p.Name, "norm.weight"):
+			for i := range dst {
+				dst[i] = 1
+			}
+		case len(p.Shape) == 2:
+			bound := math.Sqrt(6 / float64(p.Shape[0]+p.Shape[1]))
+			for i := range dst {
+				dst[i] = float32((2*r.float64() - 1) * bound)
+			}
+		}
+	}
+	return flat
+}
+
+// rng is SplitMix64: small, seedable, identical on every platform.
+type rng struct{ s uint64 }
+
+func newRNG(seed uint64) *rng { return &rng{s: seed ^ 0x6a09e667f3bcc909} }
+
+func (r *rng) uint64() uint64 {
+	r.s += 0x9e3779b97f4a7c15
+	z := r.s
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// float64 is uniform in [0, 1).
+func (r *rng) float64() float64 { return float64(r.uint64()>>11) / (1 << 53) }

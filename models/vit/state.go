@@ -1,0 +1,119 @@
+package vit
+
+import (
+	"fmt"
+	"sort"
+)
+
+// ParamsFromState builds the flat parameter vector from a state dict in the official naming
+// (encoder.*, clip_decoder.*; a "module." or "model." prefix is not accepted: strip it first).
+// Every parameter must be present with its official shape; const.* tables and unknown keys are
+// ignored; the sinusoid tables are computed, never loaded.
+func ParamsFromState(c Config, sd map[string]Tensor) ([]float32, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	flat := make([]float32, c.Params())
+	for _, p := range layout(c) {
+		t, ok := sd[p.Name]
+		if !ok {
+			return nil, fmt.Errorf("vit: state dict has no %q; is it a UMT stage-1 student of this config?", p.Name)
+		}
+		if !sameShape(t.Shape, p.Shape) {
+			return nil, fmt.Errorf("vit: %q has shape %v, the config needs %v", p.Name, t.Shape, p.Shape)
+		}
+		if t.F32 == nil {
+			return nil, fmt.Errorf("vit: %q is not float32", p.Name)
+		}
+		copy(flat[p.Off:p.Off+p.Len], t.F32)
+	}
+	return flat, nil
+}
+
+// StateFromParams is the inverse of ParamsFromState: the official state dict of a flat vector.
+// Mapping (ours → official): the flat buffer holds each tensor exactly in the official layout
+// and shape, so export is a copy per name; nothing is transposed. The Conv3d weight is
+// [D, 3, tubelet, P, P] and our patch GEMM reads it as [D, 3·tubelet·P·P]; qkv.weight is the
+// fused [3D, D] (rows q, k, v); the sinusoid tables are not part of the state dict, as in the
+// official model.
+func StateFromParams(c Config, flat []float32) (map[string]Tensor, error) {
+	if len(flat) != c.Params() {
+		return nil, fmt.Errorf("vit: %d values for a config with %d parameters", len(flat), c.Params())
+	}
+	sd := map[string]Tensor{}
+	for _, p := range layout(c) {
+		sd[p.Name] = Tensor{Shape: append([]int(nil), p.Shape...), F32: append([]float32(nil), flat[p.Off:p.Off+p.Len]...)}
+	}
+	return sd, nil
+}
+
+// StateNames lists the official names in state-dict order.
+func StateNames(c Config) []string {
+	var out []string
+	for _, p := range officialOrder(c) {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// ExportFile writes the student as a safetensors state dict in the official naming, loadable
+// with `PretrainVisionTransformer.load_state_dict(safetensors.torch.load_file(path))`.
+func ExportFile(path string, c Config, flat []float32, meta map[string]string) error {
+	sd, err := StateFromParams(c, flat)
+	if err != nil {
+		return err
+	}
+	return WriteSafetensors(path, sd, meta)
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Patchify gathers the visible patches of one clip into rows of the Conv3d's fan-in order:
+// video is [3, Frames, H, W] (channels first, as the model's input), tokens ascending token
+// indices; row i is [3, Tubelet, P, P] flattened for token tokens[i].
+func Patchify(c Config, video []float32, tokens []int32) ([]float32, error) {
+	H := c.ImgSize
+	if len(video) != 3*c.Frames*H*H {
+		return nil, fmt.Errorf("vit: video has %d values, want 3·%d·%d·%d", len(video), c.Frames, H, H)
+	}
+	P, G, tub, hw := c.Patch, c.Grid(), c.Tubelet, c.HW()
+	pd := c.PatchDim()
+	out := make([]float32, len(tokens)*pd)
+	for i, tok := range tokens {
+		if tok < 0 || int(tok) >= c.Tokens() {
+			return nil, fmt.Errorf("vit: token %d outside [0, %d)", tok, c.Tokens())
+		}
+		s, p := int(tok)/hw, int(tok)%hw
+		gh, gw := p/G, p%G
+		row := out[i*pd : (i+1)*pd]
+		j := 0
+		for ch := 0; ch < 3; ch++ {
+			for dt := 0; dt < tub; dt++ {
+				f := s*tub + dt
+				for ph := 0; ph < P; ph++ {
+					base := ((ch*c.Frames+f)*H+gh*P+ph)*H + gw*P
+					copy(row[j:j+P], video[base:base+P])
+					j += P
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// SortedTokens returns a sorted copy of token indices (the official x[~mask] order).
+func SortedTokens(t []int32) []int32 {
+	out := append([]int32(nil), t...)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
