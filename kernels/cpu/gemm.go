@@ -34,7 +34,7 @@ func (b *Backend) Gemm(g kernels.Gemm) {
 // gemmSplit runs one product over the goroutines: slabs of rows of C, or of columns when M is
 // too small to share.
 func (b *Backend) gemmSplit(g kernels.Gemm, A, B, C []float32) {
-	small := 2 * g.M * g.N * max(g.K, 1) < 1<<18
+	small := 2*g.M*g.N*max(g.K, 1) < 1<<18
 	if small || b.threads == 1 {
 		b.sgemm(g.TransA, g.TransB, g.M, g.N, g.K, g.Alpha, A, g.LDA, B, g.LDB, g.Beta, C, g.LDC)
 		return

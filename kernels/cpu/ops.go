@@ -39,6 +39,9 @@ func (b *Backend) Fill(x kernels.Buf, v float32) {
 		return
 	}
 	xs := b.f32(x, "Fill")
+	if b.err != nil {
+		return
+	}
 	b.parallel(len(xs), elemGrain, func(lo, hi int) {
 		s := xs[lo:hi]
 		for i := range s {
@@ -53,6 +56,9 @@ func (b *Backend) Copy(dst, src kernels.Buf) {
 		return
 	}
 	d, s := b.f32(dst, "Copy"), b.f32(src, "Copy")
+	if b.err != nil {
+		return
+	}
 	b.parallel(len(d), elemGrain, func(lo, hi int) { copy(d[lo:hi], s[lo:hi]) })
 }
 
@@ -75,6 +81,9 @@ func (b *Backend) CopyRows(dst kernels.Buf, ldDst int, src kernels.Buf, ldSrc in
 		return
 	}
 	d, s := b.f32(dst, "CopyRows"), b.f32(src, "CopyRows")
+	if b.err != nil {
+		return
+	}
 	b.parallel(rows, max(1, elemGrain/cols), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			copy(d[r*ldDst:r*ldDst+cols], s[r*ldSrc:r*ldSrc+cols])
@@ -89,7 +98,11 @@ func (b *Backend) AddBias(x, bias kernels.Buf, rows, dim int) {
 		kernels.Need("AddBias", "bias", bias, dim, kernels.F32)) {
 		return
 	}
-	xs, bs := b.f32(x, "AddBias"), b.f32(bias, "AddBias")[:dim]
+	xs, bs := b.f32(x, "AddBias"), b.f32(bias, "AddBias")
+	if b.err != nil {
+		return
+	}
+	bs = bs[:dim]
 	b.parallel(rows, max(1, elemGrain/max(dim, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := xs[r*dim : r*dim+dim]
@@ -106,6 +119,9 @@ func (b *Backend) Add(y, a, c kernels.Buf) {
 		return
 	}
 	ys, as, cs := b.f32(y, "Add"), b.f32(a, "Add"), b.f32(c, "Add")
+	if b.err != nil {
+		return
+	}
 	b.parallel(len(ys), elemGrain, func(lo, hi int) {
 		yy, aa, cc := ys[lo:hi], as[lo:hi], cs[lo:hi]
 		for i := range yy {
@@ -125,6 +141,9 @@ func (b *Backend) unary(op string, y, x kernels.Buf, f func(float32) float32) {
 		return
 	}
 	ys, xs := b.f32(y, op), b.f32(x, op)
+	if b.err != nil {
+		return
+	}
 	b.parallel(len(ys), elemGrain, func(lo, hi int) {
 		yy, xx := ys[lo:hi], xs[lo:hi]
 		for i, v := range xx {
@@ -142,7 +161,9 @@ func (b *Backend) GELU(y, x kernels.Buf) {
 
 // QuickGELU is x * sigmoid(1.702 x).
 func (b *Backend) QuickGELU(y, x kernels.Buf) {
-	b.unary("QuickGELU", y, x, func(v float32) float32 { return v / (1 + exp32(-1.702*v)) })
+	// The argument is formed in float64: in float32 its rounding alone costs up to 1e-6 relative
+	// for large |x|.
+	b.unary("QuickGELU", y, x, func(v float32) float32 { return float32(float64(v) / (1 + expf(-1.702*float64(v)))) })
 }
 
 // LayerNorm normalises rows; statistics are accumulated in float64.
@@ -169,7 +190,11 @@ func (b *Backend) LayerNorm(y, x, gamma, beta, mean, rstd kernels.Buf, rows, dim
 		}
 		rs = b.f32(rstd, "LayerNorm")
 	}
-	g, bt := b.f32(gamma, "LayerNorm")[:dim], b.f32(beta, "LayerNorm")[:dim]
+	g, bt := b.f32(gamma, "LayerNorm"), b.f32(beta, "LayerNorm")
+	if b.err != nil {
+		return
+	}
+	g, bt = g[:dim], bt[:dim]
 	b.parallel(rows, max(1, elemGrain/dim), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, yr := xs[r*dim:r*dim+dim], ys[r*dim:r*dim+dim]
