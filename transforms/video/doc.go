@@ -5,4 +5,55 @@
 //
 // It is the only package that may import go-astiav (cgo); everything else in the module builds
 // and tests with CGO_ENABLED=0. It imports nothing of ours but schemas.
+//
+// # Contract
+//
+//	src := video.FileSource(path)                 // or video.ReaderSource(name, readerAt, size)
+//	info, err := video.Probe(ctx, src)            // Info: the fields of `umt inspect video`
+//	cfg := video.DefaultSampleConfig()            // 8 × "middle", 224×224 centre crop, bicubic
+//	cfg.Sampler, cfg.Seed = "rand", video.SeedFor(clipID)
+//	clip, err := video.Sample(ctx, src, cfg)      // clip.Frames: [T, S, S, 3] RGB uint8
+//	video.Class(err)                              // "", empty, not_media, no_video_stream, truncated,
+//	                                              // corrupt, unsupported, too_large, timeout, missing, internal
+//
+// Errors wrap one sentinel (ErrEmpty … ErrMissing) for errors.Is; configuration mistakes wrap
+// ErrBadConfig (check them once with SampleConfig.Validate).
+//
+// # Samplers (UMT.md §3)
+//
+// Samplers work on frame indices of a span of vlen frames exactly as UMT's code does
+// (get_frame_indices 'rand'/'middle'/'fpsX', stage-1 TSN "segment"), seeded from the clip id.
+// vlen is the frame count (container header, else duration × average rate) scaled to the span.
+// Index i then maps to presentation time span_start + i·span/vlen, and the frame taken for a
+// time t is the first decoded frame whose presentation time is ≥ t, which is what
+// `ffmpeg -ss t` returns (t is relative to the container start time, rounded to the stream
+// time base to nearest as the CLI does). For constant-rate files this is exactly frame i; for
+// variable-rate files it is the frame on screen at that time. "at:t1,t2" gives times directly.
+//
+// End of stream: when no frame has a presentation time ≥ t and the stream ended cleanly (t is
+// in the last frame's display interval or the container claims a little more than it holds),
+// the last frame is returned. When the stream ended early because the file is truncated or
+// damaged, those targets are missing: OnMissing "fail" returns ErrTruncated/ErrCorrupt, "pad"
+// repeats the nearest decoded frame and counts it in Clip.Padded.
+//
+// # Decoding
+//
+// For each target the demuxer seeks to the keyframe before it and decodes forward; targets
+// that share a GOP reuse one forward pass. Containers whose seeking FFmpeg 5.1 gets wrong
+// (MPEG-TS, raw elementary streams, Ogg) are decoded sequentially, and any seek that lands
+// after its target (a broken index) switches the call to a sequential pass from the start.
+//
+// Rendering reproduces ffmpeg's filter chain "transpose (autorotate) → scale (one swscale
+// call to RGB24 at the scaled size, colour matrix and range from the frame's tags) → crop":
+// output matches `ffmpeg -ss t -i F -vf scale=…:flags=bicubic,crop=S:S` bit for bit on the
+// test corpus. SAR is ignored by default (as UMT and ffmpeg's scale filter do); FixSAR scales
+// to square pixels.
+//
+// # Resources
+//
+// Every call owns its FFmpeg objects and frees them on every path (LiveObjects counts them);
+// a deadline (SampleConfig.Deadline, else DefaultDeadline, and the context) is enforced by
+// FFmpeg's interrupt callback during I/O and checked between packets; Limits bound picture
+// size, duration, decoded bytes and output bytes. Calls are independent and safe to run
+// concurrently.
 package video
