@@ -1,0 +1,5 @@
+package loader
+
+import "time"
+
+func waitABit() { time.Sleep(time.Millisecond) }
