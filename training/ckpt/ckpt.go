@@ -1,0 +1,209 @@
+package ckpt
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/training/loader"
+)
+
+// Version is the state.json format version.
+const Version = 1
+
+// State is state.json.
+type State struct {
+	Version int               `json:"version"`
+	Step    int               `json:"step"` // optimiser steps completed
+	Loader  loader.Position   `json:"loader"`
+	Model   vit.Config        `json:"model"`
+	Run     json.RawMessage   `json:"run,omitempty"` // the training config, verbatim
+	Loss    float64           `json:"loss"`          // loss of the last step
+	Files   map[string]string `json:"files"`         // file name → sha256
+}
+
+// Checkpoint is a loaded checkpoint.
+type Checkpoint struct {
+	Dir     string
+	State   State
+	Weights []float32 // flat, vit layout order
+	M, V    []float32 // AdamW moments, same layout
+}
+
+const (
+	modelFile = "model.safetensors"
+	optimFile = "optim.safetensors"
+	stateFile = "state.json"
+	latest    = "latest"
+)
+
+// ParseState decodes and validates state.json.
+func ParseState(b []byte) (State, error) {
+	var s State
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("ckpt: state.json: %w", err)
+	}
+	if s.Version != Version {
+		return s, fmt.Errorf("ckpt: state.json version %d, this umt reads %d", s.Version, Version)
+	}
+	if s.Step < 0 || s.Loader.Epoch < 0 || s.Loader.Offset < 0 {
+		return s, fmt.Errorf("ckpt: state.json has negative step or position")
+	}
+	if err := s.Model.Validate(); err != nil {
+		return s, fmt.Errorf("ckpt: state.json model: %w", err)
+	}
+	for _, f := range []string{modelFile, optimFile} {
+		if len(s.Files[f]) != 64 {
+			return s, fmt.Errorf("ckpt: state.json has no sha256 for %s", f)
+		}
+	}
+	return s, nil
+}
+
+// Save writes a checkpoint of step st.Step under root and points `latest` at it.
+func Save(root string, st State, weights, m, v []float32) (string, error) {
+	c := st.Model
+	if len(weights) != c.Params() || len(m) != c.Params() || len(v) != c.Params() {
+		return "", fmt.Errorf("ckpt: %d/%d/%d values for a model of %d parameters", len(weights), len(m), len(v), c.Params())
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("step-%08d", st.Step)
+	tmp, err := os.MkdirTemp(root, ".tmp-"+name+"-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	if err := vit.ExportFile(filepath.Join(tmp, modelFile), c, weights, map[string]string{"format": "pt", "umt": "stage1 student"}); err != nil {
+		return "", err
+	}
+	msd, _ := vit.StateFromParams(c, m)
+	vsd, _ := vit.StateFromParams(c, v)
+	opt := map[string]vit.Tensor{}
+	for n, t := range msd {
+		opt["exp_avg."+n] = t
+	}
+	for n, t := range vsd {
+		opt["exp_avg_sq."+n] = t
+	}
+	if err := vit.WriteSafetensors(filepath.Join(tmp, optimFile), opt, map[string]string{"step": fmt.Sprint(st.Step)}); err != nil {
+		return "", err
+	}
+	st.Version = Version
+	st.Files = map[string]string{}
+	for _, f := range []string{modelFile, optimFile} {
+		h, err := hashFile(filepath.Join(tmp, f))
+		if err != nil {
+			return "", err
+		}
+		st.Files[f] = h
+	}
+	js, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := vit.AtomicWrite(filepath.Join(tmp, stateFile), func(f *os.File) error { _, err := f.Write(append(js, '\n')); return err }); err != nil {
+		return "", err
+	}
+	dst := filepath.Join(root, name)
+	if err := os.RemoveAll(dst); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return "", err
+	}
+	if err := vit.AtomicWrite(filepath.Join(root, latest), func(f *os.File) error { _, err := io.WriteString(f, name+"\n"); return err }); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+// Resolve turns a checkpoint root (with a `latest` file) or a step directory into the step
+// directory.
+func Resolve(path string) (string, error) {
+	if b, err := os.ReadFile(filepath.Join(path, latest)); err == nil {
+		name := strings.TrimSpace(string(b))
+		if name == "" || strings.ContainsAny(name, `/\`) || name == ".." {
+			return "", fmt.Errorf("ckpt: %s/latest names %q, not a checkpoint directory", path, name)
+		}
+		return filepath.Join(path, name), nil
+	}
+	if _, err := os.Stat(filepath.Join(path, stateFile)); err != nil {
+		return "", fmt.Errorf("ckpt: %s is neither a checkpoint root (no latest file) nor a checkpoint (no state.json)", path)
+	}
+	return path, nil
+}
+
+// Load reads the checkpoint at path (a root or a step directory) and verifies its files.
+func Load(path string) (*Checkpoint, error) {
+	dir, err := Resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return nil, err
+	}
+	st, err := ParseState(b)
+	if err != nil {
+		return nil, err
+	}
+	for f, want := range st.Files {
+		got, err := hashFile(filepath.Join(dir, f))
+		if err != nil {
+			return nil, err
+		}
+		if got != want {
+			return nil, fmt.Errorf("ckpt: %s/%s has sha256 %s, state.json says %s; the checkpoint is corrupted, resume from an earlier one", dir, f, got, want)
+		}
+	}
+	sd, _, err := vit.ReadSafetensors(filepath.Join(dir, modelFile))
+	if err != nil {
+		return nil, err
+	}
+	w, err := vit.ParamsFromState(st.Model, sd)
+	if err != nil {
+		return nil, err
+	}
+	opt, _, err := vit.ReadSafetensors(filepath.Join(dir, optimFile))
+	if err != nil {
+		return nil, err
+	}
+	split := func(prefix string) map[string]vit.Tensor {
+		out := map[string]vit.Tensor{}
+		for n, t := range opt {
+			if rest, ok := strings.CutPrefix(n, prefix); ok {
+				out[rest] = t
+			}
+		}
+		return out
+	}
+	m, err1 := vit.ParamsFromState(st.Model, split("exp_avg."))
+	v, err2 := vit.ParamsFromState(st.Model, split("exp_avg_sq."))
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("ckpt: optimizer state: %w", err)
+	}
+	return &Checkpoint{Dir: dir, State: st, Weights: w, M: m, V: v}, nil
+}
+
+func hashFile(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
