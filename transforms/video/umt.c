@@ -227,3 +227,8 @@ int umt_open(AVFormatContext **pfc, const char *url, AVIOContext *pb, void *guar
 }
 
 int umt_disposition(AVStream *st) { return st->disposition; }
+
+void umt_set_pkt_timebase(AVCodecContext *c, int num, int den) {
+	c->pkt_timebase.num = num;
+	c->pkt_timebase.den = den;
+}

@@ -57,3 +57,4 @@ void umt_conv_free(umt_conv *c);
 int umt_convert(umt_conv *c, const AVFrame *f, int mode, int scW, int scH, int flags,
                 int cropX, int cropY, int outW, int outH, uint8_t *dst);
 #endif
+void umt_set_pkt_timebase(AVCodecContext *c, int num, int den);

@@ -1,0 +1,462 @@
+package video
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"sort"
+
+	"github.com/asticode/go-astiav"
+)
+
+// Clip is the result of Sample: T rendered frames and where they came from.
+type Clip struct {
+	Frames []byte    // [T, Height, Width, 3] RGB uint8, row-major
+	PTS    []int64   // per frame: presentation timestamp in the stream time base (Info.TimeBase)
+	TimeS  []float64 // per frame: seconds from the container start (ffprobe pts_time − start_time)
+	// Targets are the times the sampler asked for, seconds from the container start.
+	Targets []float64
+	Width   int
+	Height  int
+	Info    Info
+	// Padded counts frames that repeat a neighbour because their target had no decodable
+	// frame (OnMissing "pad"); Missing marks them.
+	Padded  int
+	Missing []bool
+	// DecodeErrors counts packets the decoder rejected (damaged data it skipped).
+	DecodeErrors int
+	// FramesDecoded is how many frames were decoded to produce the clip.
+	FramesDecoded int
+	// SeekMode is "seek", "sequential", or "seek+sequential" when a bad seek forced a
+	// sequential pass.
+	SeekMode string
+}
+
+// Sample decodes the frames cfg asks for from src. See the package documentation for the
+// sampling, end-of-stream and seeking rules.
+func Sample(ctx context.Context, src Source, cfg SampleConfig) (*Clip, error) {
+	smp, err := cfg.Validate()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := withDeadline(ctx, cfg.Deadline)
+	defer cancel()
+	s := &sampling{ctx: ctx, src: src, cfg: cfg, smp: smp, lim: cfg.Limits.withDefaults()}
+	defer s.close()
+	clip, err := s.run()
+	if err != nil {
+		var ce *classed
+		if errors.As(err, &ce) && ce.name == "" {
+			ce.name = src.name
+		}
+		return nil, err
+	}
+	return clip, nil
+}
+
+type want struct {
+	tick  int64
+	slots []int
+}
+
+type sampling struct {
+	ctx  context.Context
+	src  Source
+	cfg  SampleConfig
+	smp  Sampler
+	lim  Limits
+	in   *input
+	dec  *decoder
+	conv *converter
+	info Info
+
+	truncated   bool // the index points past the end of the file
+	useSeek     bool
+	fellBack    bool
+	streamStart int64
+	decodeErrs  int
+	frames      int
+
+	g        geometry
+	clip     *Clip
+	rendered []bool
+	haveLast bool
+}
+
+func (s *sampling) close() {
+	if s.dec != nil {
+		s.dec.close()
+		s.dec = nil
+	}
+	if s.in != nil {
+		s.in.close()
+		s.in = nil
+	}
+	if s.conv != nil {
+		s.conv.close()
+		s.conv = nil
+	}
+}
+
+// open (re)opens the input and a decoder positioned at the start.
+func (s *sampling) open() error {
+	if s.dec != nil {
+		s.decodeErrs += s.dec.decodeErrs
+		s.frames += s.dec.frames
+		s.dec.close()
+		s.dec = nil
+	}
+	if s.in != nil {
+		s.in.close()
+		s.in = nil
+	}
+	in, err := openInput(s.ctx, s.src)
+	if err != nil {
+		return err
+	}
+	s.in = in
+	info, err := in.probe(s.lim)
+	if err != nil {
+		return err
+	}
+	if s.info.DurationSource == "packets" { // keep what a packet scan measured
+		info.DurationS, info.DurationSource = s.info.DurationS, s.info.DurationSource
+		info.NbFrames, info.NbFramesSource = s.info.NbFrames, s.info.NbFramesSource
+	}
+	s.info = info
+	s.truncated = in.checkIndex() != nil
+	s.streamStart = 0
+	if st := in.st.StartTime(); st != noPTS {
+		s.streamStart = st
+	}
+	dec, err := newDecoder(in, s.cfg.Threads, s.lim)
+	if err != nil {
+		return err
+	}
+	s.dec = dec
+	return nil
+}
+
+func (s *sampling) run() (*Clip, error) {
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	switch {
+	case s.cfg.Seek == "never":
+	case s.cfg.Seek == "always":
+		s.useSeek = true
+	default:
+		s.useSeek = s.info.SeekMode == "seek"
+	}
+	needGrid := s.smp.Kind != SamplerAt
+	if needGrid && (s.info.DurationS <= 0 || s.info.NbFrames <= 0) {
+		if err := s.scanPackets(); err != nil {
+			return nil, err
+		}
+	}
+	times, err := s.targets()
+	if err != nil {
+		return nil, err
+	}
+	var sarNum, sarDen int
+	if sar := s.in.fc.GuessSampleAspectRatio(s.in.st, nil); sar.Num() > 0 && sar.Den() > 0 {
+		sarNum, sarDen = sar.Num(), sar.Den()
+	}
+	mode := 0
+	if !s.cfg.NoAutorotate {
+		var has bool
+		var rot float64
+		rot, has = streamRotation(s.in.st)
+		mode = rotationMode(rot, has)
+	}
+	s.g, err = newGeometry(s.info.Width, s.info.Height, mode, sarNum, sarDen, s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	frameBytes := s.g.outW * s.g.outH * 3
+	if int64(frameBytes)*int64(len(times)) > s.lim.MaxOutputBytes {
+		return nil, newErr(ErrTooLarge, s.src.name, nil, "%d frames of %dx%d exceed Limits.MaxOutputBytes (%d)", len(times), s.g.outW, s.g.outH, s.lim.MaxOutputBytes)
+	}
+	if s.conv, err = newConverter(); err != nil {
+		return nil, err
+	}
+	T := len(times)
+	s.clip = &Clip{
+		Frames: make([]byte, T*frameBytes), PTS: make([]int64, T), TimeS: make([]float64, T),
+		Targets: times, Width: s.g.outW, Height: s.g.outH, Missing: make([]bool, T),
+	}
+	s.rendered = make([]bool, T)
+
+	tb := s.in.st.TimeBase()
+	startUS := s.in.fc.StartTime()
+	if startUS == noPTS {
+		startUS = 0
+	}
+	byTick := map[int64]*want{}
+	for i, t := range times {
+		us := int64(math.Round(t*1e6)) + startUS
+		tk := astiav.RescaleQ(us, astiav.NewRational(1, 1000000), tb)
+		if byTick[tk] == nil {
+			byTick[tk] = &want{tick: tk}
+		}
+		byTick[tk].slots = append(byTick[tk].slots, i)
+	}
+	wants := make([]want, 0, len(byTick))
+	for _, w := range byTick {
+		wants = append(wants, *w)
+	}
+	sort.Slice(wants, func(i, j int) bool { return wants[i].tick < wants[j].tick })
+
+	if err := s.decode(wants); err != nil {
+		return nil, err
+	}
+	if err := s.finish(); err != nil {
+		return nil, err
+	}
+	s.clip.Info = s.info
+	s.clip.DecodeErrors = s.decodeErrs + s.dec.decodeErrs
+	s.clip.FramesDecoded = s.frames + s.dec.frames
+	switch {
+	case s.fellBack:
+		s.clip.SeekMode = "seek+sequential"
+	case s.useSeek:
+		s.clip.SeekMode = "seek"
+	default:
+		s.clip.SeekMode = "sequential"
+	}
+	return s.clip, nil
+}
+
+// targets computes the sampler's times (seconds from the container start).
+func (s *sampling) targets() ([]float64, error) {
+	dur := s.info.DurationS
+	start, end := s.cfg.Start, s.cfg.End
+	if s.smp.Kind == SamplerAt {
+		return targetTimes(s.smp, s.cfg, grid{spanStart: start}), nil
+	}
+	if end == 0 || end > dur {
+		end = dur
+	}
+	if start >= end {
+		return nil, newErr(ErrBadConfig, s.src.name, nil, "span [%g, %g] starts at or after the end of the video (%.3f s)", s.cfg.Start, s.cfg.End, dur)
+	}
+	fps := float64(s.info.NbFrames) / dur
+	vlen := max(1, int(math.Round((end-start)*fps)))
+	return targetTimes(s.smp, s.cfg, grid{spanStart: start, spanDur: end - start, vlen: vlen}), nil
+}
+
+// scanPackets measures duration and frame count from packet timestamps (containers that
+// record neither, e.g. WebM written to a pipe), then reopens the input.
+func (s *sampling) scanPackets() error {
+	pkt := s.dec.pkt
+	count := int64(0)
+	minP, maxEnd := int64(math.MaxInt64), int64(math.MinInt64)
+	for {
+		if s.in.expired() {
+			return timeoutErr(s.src.name, s.ctx.Err())
+		}
+		if err := s.in.fc.ReadFrame(pkt); err != nil {
+			if errors.Is(err, astiav.ErrExit) {
+				return timeoutErr(s.src.name, err)
+			}
+			break
+		}
+		if pkt.StreamIndex() == s.in.vidx {
+			count++
+			p := pkt.Pts()
+			if p == noPTS {
+				p = pkt.Dts()
+			}
+			if p != noPTS {
+				minP = min(minP, p)
+				maxEnd = max(maxEnd, p+max(pkt.Duration(), 0))
+			}
+		}
+		pkt.Unref()
+	}
+	if count == 0 || maxEnd <= minP {
+		return newErr(ErrCorrupt, s.src.name, nil, "the video stream has no timestamped packets")
+	}
+	s.info.DurationS = float64(maxEnd-minP) * ratFloat(s.in.st.TimeBase())
+	s.info.DurationSource = "packets"
+	s.info.NbFrames, s.info.NbFramesSource = count, "packets"
+	return s.open()
+}
+
+// shouldSeek decides whether seeking to the keyframe before tick saves decoding from pos.
+func (s *sampling) shouldSeek(tick, pos int64) bool {
+	if !s.useSeek {
+		return false
+	}
+	st := s.in.st
+	if indexCount(st) > 0 {
+		kf := keyframeBefore(st, tick)
+		return kf != math.MinInt64 && kf > pos
+	}
+	return float64(tick-pos)*ratFloat(st.TimeBase()) > 2.0
+}
+
+// fallback restarts the call as a sequential pass from the beginning.
+func (s *sampling) fallback() error {
+	s.useSeek = false
+	s.fellBack = true
+	return s.open()
+}
+
+func (s *sampling) decode(wants []want) error {
+	i := 0
+	have, justSeeked := false, false
+	var cur int64
+	pos := s.streamStart // where decoding continues from when nothing was decoded yet
+	for i < len(wants) {
+		w := wants[i]
+		if have && cur >= w.tick {
+			if err := s.renderSlots(s.dec.frame, cur, w.slots); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		from := pos
+		if have {
+			from = cur
+		}
+		if !justSeeked && s.shouldSeek(w.tick, from) {
+			if err := s.dec.seek(w.tick); err != nil {
+				if s.cfg.Seek == "always" {
+					return newErr(ErrUnsupported, s.src.name, err, "seeking failed")
+				}
+				if err := s.fallback(); err != nil {
+					return err
+				}
+				have, pos = false, s.streamStart
+				continue
+			}
+			have, justSeeked, s.haveLast = false, true, false
+		}
+		err := s.dec.next()
+		if err == io.EOF {
+			return s.atEOF(wants[i:])
+		}
+		if err != nil {
+			return err
+		}
+		s.haveLast = true
+		p := pts(s.dec.frame)
+		if p == noPTS {
+			continue
+		}
+		if justSeeked {
+			justSeeked = false
+			if p > w.tick && p > s.streamStart && s.cfg.Seek != "always" {
+				// The seek landed after its target (an index that lies, or a demuxer that
+				// resyncs late): frames in between may exist, so restart sequentially.
+				if err := s.fallback(); err != nil {
+					return err
+				}
+				have, pos, s.haveLast = false, s.streamStart, false
+				continue
+			}
+		}
+		have, cur = true, p
+	}
+	return nil
+}
+
+// atEOF handles targets after the last frame: the last frame when the stream ended
+// cleanly (or the target lies within the last frame's display time), missing otherwise.
+func (s *sampling) atEOF(rest []want) error {
+	clean := s.dec.readErr == nil && !s.truncated
+	var lastPts, lastEnd int64 = noPTS, noPTS
+	if s.haveLast {
+		lastPts = pts(s.dec.last)
+		d := frameDuration(s.dec.last)
+		if d <= 0 {
+			d = 1
+		}
+		lastEnd = lastPts + d
+	}
+	for _, w := range rest {
+		if s.haveLast && lastPts != noPTS && (clean || w.tick < lastEnd) {
+			if err := s.renderSlots(s.dec.last, lastPts, w.slots); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, k := range w.slots {
+			s.clip.Missing[k] = true
+		}
+	}
+	return nil
+}
+
+func (s *sampling) renderSlots(f *astiav.Frame, p int64, slots []int) error {
+	fb := s.g.outW * s.g.outH * 3
+	tb := ratFloat(s.in.st.TimeBase())
+	for j, k := range slots {
+		dst := s.clip.Frames[k*fb : (k+1)*fb]
+		if j == 0 {
+			if err := s.conv.render(f, s.g, dst); err != nil {
+				return err
+			}
+		} else {
+			copy(dst, s.clip.Frames[slots[0]*fb:(slots[0]+1)*fb])
+		}
+		s.clip.PTS[k] = p
+		s.clip.TimeS[k] = float64(p)*tb - s.info.StartTimeS
+		s.rendered[k] = true
+	}
+	return nil
+}
+
+// finish applies OnMissing to targets that got no frame.
+func (s *sampling) finish() error {
+	var miss []int
+	for k, ok := range s.rendered {
+		if !ok {
+			miss = append(miss, k)
+			s.clip.Missing[k] = true
+		}
+	}
+	if len(miss) == 0 {
+		return nil
+	}
+	class, why := ErrCorrupt, "the stream has damaged data"
+	if s.truncated || s.dec.readErr != nil {
+		class, why = ErrTruncated, "the file ends before the frames it claims"
+	}
+	T := len(s.rendered)
+	if len(miss) == T {
+		return newErr(class, s.src.name, s.dec.readErr, "no target has a decodable frame: %s", why)
+	}
+	if s.cfg.OnMissing != "pad" {
+		return newErr(class, s.src.name, s.dec.readErr, "%d of %d targets have no decodable frame: %s (OnMissing \"pad\" repeats neighbours instead)", len(miss), T, why)
+	}
+	fb := s.g.outW * s.g.outH * 3
+	order := make([]int, T) // slots by target time
+	for k := range order {
+		order[k] = k
+	}
+	sort.SliceStable(order, func(a, b int) bool { return s.clip.Targets[order[a]] < s.clip.Targets[order[b]] })
+	for oi, k := range order {
+		if s.rendered[k] {
+			continue
+		}
+		src := -1
+		for j := oi - 1; j >= 0 && src < 0; j-- {
+			if s.rendered[order[j]] {
+				src = order[j]
+			}
+		}
+		for j := oi + 1; j < T && src < 0; j++ {
+			if s.rendered[order[j]] {
+				src = order[j]
+			}
+		}
+		copy(s.clip.Frames[k*fb:(k+1)*fb], s.clip.Frames[src*fb:(src+1)*fb])
+		s.clip.PTS[k], s.clip.TimeS[k] = s.clip.PTS[src], s.clip.TimeS[src]
+		s.clip.Padded++
+	}
+	return nil
+}
