@@ -94,3 +94,15 @@ func (c Config) Params() int {
 	}
 	return n
 }
+
+// ForwardFLOPs counts the multiply-adds ×2 of one forward pass over B clips of nv visible
+// tokens: the patch GEMM, per block qkv, attention (QKᵀ and PV), proj and the MLP, and the K
+// heads. Elementwise work is not counted. A training step is about 3× this.
+func (c Config) ForwardFLOPs(B, nv int) float64 {
+	M, D, H := float64(B*nv), float64(c.Dim), float64(c.Hidden())
+	f := 2 * M * float64(c.PatchDim()) * D
+	blk := 2*M*D*3*D + 2*2*float64(B)*float64(nv)*float64(nv)*D + 2*M*D*D + 2*2*M*D*H
+	f += float64(c.Depth) * blk
+	f += float64(c.ReturnLayers) * 2 * M * D * float64(c.ClipDim)
+	return f
+}

@@ -1,0 +1,41 @@
+// Package configs bundles the training recipes as JSON files, so `umt train stage1 --config b16`
+// works without a file on disk and the presets are reviewed like code:
+//
+//   - tiny.json: the reference set's tiny student (64 px, 4 frames, D 48, 3 blocks) for CPU smoke
+//     runs and tests;
+//   - b16.json, l16.json: UMT-B/16 and UMT-L/16 stage 1 exactly as the official launch scripts
+//     (UMT.md §1.1, §1.7): 64 clips × 32 ranks, base lr 1.5e-4 per 256, min lr 1e-5, 40 warmup
+//     epochs of 201, AdamW (0.9, 0.95) wd 0.05, mask ratio 0.8, drop path 0.1 / 0.2.
+//
+// A config file may name a preset in "preset" and override any field.
+package configs
+
+import (
+	"embed"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+//go:embed *.json
+var files embed.FS
+
+// Preset returns the bytes of a bundled config by name ("tiny", "b16", "l16").
+func Preset(name string) ([]byte, error) {
+	b, err := files.ReadFile(name + ".json")
+	if err != nil {
+		return nil, fmt.Errorf("configs: no preset %q; bundled presets are %s", name, strings.Join(Names(), ", "))
+	}
+	return b, nil
+}
+
+// Names lists the bundled presets.
+func Names() []string {
+	ents, _ := files.ReadDir(".")
+	var out []string
+	for _, e := range ents {
+		out = append(out, strings.TrimSuffix(e.Name(), ".json"))
+	}
+	sort.Strings(out)
+	return out
+}

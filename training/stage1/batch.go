@@ -1,0 +1,165 @@
+package stage1
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/training/masks"
+)
+
+// ImageNet normalisation, applied to student (and, at prep, teacher) pixels as UMT does.
+var (
+	imagenetMean = [3]float32{0.485, 0.456, 0.406}
+	imagenetStd  = [3]float32{0.229, 0.224, 0.225}
+)
+
+// CheckDataset reports whether a dataset's shapes fit the model.
+func CheckDataset(c Config, p schemas.Provenance) error {
+	m := c.Model
+	switch {
+	case p.Frames != m.Frames:
+		return fmt.Errorf("stage1: dataset has %d frames per clip, the model %d", p.Frames, m.Frames)
+	case p.Size != m.ImgSize:
+		return fmt.Errorf("stage1: dataset frames are %d px, the model takes %d; rebuild the dataset at %d px or change img_size", p.Size, m.ImgSize, m.ImgSize)
+	case p.HW != m.HW():
+		return fmt.Errorf("stage1: teacher has %d tokens per frame, the student %d; their grids must match", p.HW, m.HW())
+	case p.K != m.ReturnLayers:
+		return fmt.Errorf("stage1: dataset stores %d teacher layers, the model aligns %d (return_layers)", p.K, m.ReturnLayers)
+	case p.D != m.ClipDim:
+		return fmt.Errorf("stage1: teacher features have %d dims, the model's heads output %d (clip_dim)", p.D, m.ClipDim)
+	case p.MaskRatio != c.MaskRatio:
+		return fmt.Errorf("stage1: dataset was prepared for mask ratio %v, the config says %v", p.MaskRatio, c.MaskRatio)
+	}
+	lay, err := schemas.ParseLayout(p.Layout)
+	if err != nil {
+		return err
+	}
+	switch c.Masks {
+	case MasksSample:
+		if lay.Visible {
+			return fmt.Errorf("stage1: masks %q needs teacher features at every token but the dataset layout is %s; use %q or %q", MasksSample, p.Layout, MasksAmong, MasksStored)
+		}
+	case MasksStored:
+		if p.Masks == 0 {
+			return fmt.Errorf("stage1: masks %q but the dataset stores no masks; use %q", MasksStored, MasksSample)
+		}
+	}
+	return nil
+}
+
+// Visible picks the visible patch indices per frame ([T][nVis], ascending) of one clip in an
+// epoch, by the config's mask mode; see the Masks* constants.
+func Visible(c Config, p schemas.Provenance, r *schemas.ClipRow, epoch int) ([][]int, error) {
+	T, hw := p.Frames, p.HW
+	s := masks.NewStream(c.Seed, r.ClipID, epoch, 0)
+	switch c.Masks {
+	case MasksStored:
+		M, V := p.Masks, p.VisiblePerFrame()
+		pick := int(s.Uint64() % uint64(M))
+		out := make([][]int, T)
+		for t := 0; t < T; t++ {
+			for _, tok := range r.Masks[(pick*T+t)*V : (pick*T+t+1)*V] {
+				out[t] = append(out[t], int(tok)-t*hw)
+			}
+		}
+		return out, nil
+	case MasksAmong:
+		stored := make([][]int, T)
+		for _, tok := range r.TeacherTokens {
+			stored[int(tok)/hw] = append(stored[int(tok)/hw], int(tok)%hw)
+		}
+		return masks.SampleAmong(schemas.Float32s(nil, r.TeacherCLSAttn), stored, hw, masks.VisibleCount(hw, c.MaskRatio), s)
+	default:
+		return masks.Sample(schemas.Float32s(nil, r.TeacherCLSAttn), T, hw, c.MaskRatio, s)
+	}
+}
+
+// BuildBatch turns rows into the student's batch for one step: visible tokens, normalised
+// patches gathered straight from the uint8 frames, and teacher targets [K, B, nv, D] at those
+// tokens.
+func BuildBatch(c Config, p schemas.Provenance, rows []schemas.ClipRow, epoch int) (vit.Batch, error) {
+	m := c.Model
+	B := len(rows)
+	b := vit.Batch{B: B}
+	var nv int
+	perClip := make([][]float32, 0, B) // targets per clip [K, nv, D]
+	for i := range rows {
+		r := &rows[i]
+		vis, err := Visible(c, p, r, epoch)
+		if err != nil {
+			return b, fmt.Errorf("clip %s: %w", r.ClipID, err)
+		}
+		toks := masks.TokenIndex(vis, p.HW)
+		if i == 0 {
+			nv = len(toks)
+		} else if len(toks) != nv {
+			return b, fmt.Errorf("clip %s has %d visible tokens, the batch %d", r.ClipID, len(toks), nv)
+		}
+		t32 := make([]int32, len(toks))
+		for j, t := range toks {
+			t32[j] = int32(t)
+		}
+		b.Tokens = append(b.Tokens, t32...)
+		b.Patches = append(b.Patches, PatchesFromFrames(m, r.Frames, t32)...)
+		tg, err := Targets(p, r, toks)
+		if err != nil {
+			return b, fmt.Errorf("clip %s: %w", r.ClipID, err)
+		}
+		perClip = append(perClip, tg)
+	}
+	K, D := p.K, p.D
+	b.Targets = make([]float32, K*B*nv*D)
+	for i, tg := range perClip {
+		for k := 0; k < K; k++ {
+			copy(b.Targets[((k*B+i)*nv)*D:((k*B+i+1)*nv)*D], tg[k*nv*D:(k+1)*nv*D])
+		}
+	}
+	return b, nil
+}
+
+// Targets gathers the stored teacher features at tokens: [K, len(tokens), D] float32.
+func Targets(p schemas.Provenance, r *schemas.ClipRow, tokens []int) ([]float32, error) {
+	K, D, n := p.K, p.D, len(r.TeacherTokens)
+	out := make([]float32, 0, K*len(tokens)*D)
+	pos := make([]int, len(tokens))
+	for i, t := range tokens {
+		j := sort.Search(n, func(j int) bool { return int(r.TeacherTokens[j]) >= t })
+		if j == n || int(r.TeacherTokens[j]) != t {
+			return nil, fmt.Errorf("token %d has no stored teacher feature", t)
+		}
+		pos[i] = j
+	}
+	for k := 0; k < K; k++ {
+		for _, j := range pos {
+			out = schemas.Float32s(out, r.TeacherFeatures[(k*n+j)*D:(k*n+j+1)*D])
+		}
+	}
+	return out, nil
+}
+
+// PatchesFromFrames normalises and gathers the visible patches of one clip straight from its
+// uint8 frames [T, S, S, 3]: value (u/255 − mean[c])/std[c] in float32, as the official
+// x.div(255.).sub_(mean).div_(std); rows in the Conv3d fan-in order [3, tubelet, P, P].
+func PatchesFromFrames(m vit.Config, frames []byte, tokens []int32) []float32 {
+	S, P, G, hw := m.ImgSize, m.Patch, m.Grid(), m.HW()
+	pd := m.PatchDim()
+	out := make([]float32, len(tokens)*pd)
+	for i, tok := range tokens {
+		f, p := int(tok)/hw, int(tok)%hw
+		gh, gw := p/G, p%G
+		row := out[i*pd : (i+1)*pd]
+		for ch := 0; ch < 3; ch++ {
+			for ph := 0; ph < P; ph++ {
+				base := ((f*S+gh*P+ph)*S + gw*P) * 3
+				dst := row[(ch*P+ph)*P : (ch*P+ph+1)*P]
+				for pw := range dst {
+					v := float32(frames[base+pw*3+ch]) / 255
+					dst[pw] = (v - imagenetMean[ch]) / imagenetStd[ch]
+				}
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,82 @@
+package stage1
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Run trains until TotalSteps, logging every LogEvery steps, appending every step to
+// Out/metrics.jsonl, checkpointing every CkptEvery steps and at the end, and drawing
+// Out/loss.png at the end. It returns early, after a checkpoint, when ctx is cancelled.
+func (t *Trainer) Run(ctx context.Context) error {
+	var mf *os.File
+	if t.opts.Out != "" {
+		if err := os.MkdirAll(t.opts.Out, 0o755); err != nil {
+			return err
+		}
+		var err error
+		mf, err = os.OpenFile(filepath.Join(t.opts.Out, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer mf.Close()
+	}
+	total := t.TotalSteps()
+	t.logf("stage1: %d params, %d batches/epoch of %d clips, steps %d→%d, peak lr %.3g, backend %s",
+		t.Cfg.Model.Params(), t.Load.BatchesPerEpoch(), t.Cfg.BatchSize, t.Steps, total, t.Cfg.PeakLR(), t.Model.Backend().Name())
+	var runErr error
+	for t.Steps < total {
+		if err := ctx.Err(); err != nil {
+			runErr = err
+			break
+		}
+		m, err := t.Step(ctx)
+		if err != nil {
+			runErr = err
+			break
+		}
+		t.hist = append(t.hist, m)
+		if mf != nil {
+			js, _ := json.Marshal(m)
+			if _, err := mf.Write(append(js, '\n')); err != nil {
+				return err
+			}
+		}
+		if t.Cfg.LogEvery > 0 && (m.Step%t.Cfg.LogEvery == 0 || m.Step == total) {
+			mfu := "n/a"
+			if m.MFU > 0 {
+				mfu = fmt.Sprintf("%.1f%%", 100*m.MFU)
+			}
+			t.logf("step %d/%d epoch %d loss %.5f lr %.3g grad-norm %.4g clips/s %.2f mfu %s",
+				m.Step, total, m.Epoch, m.Loss, m.LR, m.GradNorm, m.ClipsPerS, mfu)
+		}
+		if t.opts.Out != "" && t.Cfg.CkptEvery > 0 && m.Step%t.Cfg.CkptEvery == 0 && m.Step != total {
+			if _, err := t.Checkpoint(); err != nil {
+				return err
+			}
+		}
+	}
+	if t.opts.Out != "" {
+		dir, err := t.Checkpoint()
+		if err != nil {
+			return err
+		}
+		t.logf("checkpoint %s", dir)
+		if err := PlotLoss(filepath.Join(t.opts.Out, "loss.png"), t.hist); err != nil {
+			return err
+		}
+	}
+	return runErr
+}
+
+// History returns the metrics of the steps run by this trainer.
+func (t *Trainer) History() []Metrics { return t.hist }
+
+func (t *Trainer) logf(format string, a ...any) {
+	if t.opts.Log != nil {
+		fmt.Fprintf(t.opts.Log, format+"\n", a...)
+	}
+}

@@ -1,0 +1,188 @@
+package stage1
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/umt-dev/umt/kernels"
+	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/training/ckpt"
+	"github.com/umt-dev/umt/training/loader"
+	"github.com/umt-dev/umt/training/optim"
+)
+
+// Options are the run's settings that are not part of the recipe.
+type Options struct {
+	Rank      int       // this process's rank in [0, Config.World)
+	Out       string    // run directory: checkpoints/, metrics.jsonl, loss.png ("" = none)
+	Log       io.Writer // progress lines (nil = none)
+	PeakFLOPS float64   // the device's peak float32 FLOP/s, for the MFU estimate (0 = not reported)
+	InitSeed  uint64    // weight init seed when not resuming (default Config.Seed)
+}
+
+// Metrics is one step's record (one JSONL line).
+type Metrics struct {
+	Step      int     `json:"step"` // steps completed after this one
+	Epoch     int     `json:"epoch"`
+	Loss      float64 `json:"loss"`
+	LR        float64 `json:"lr"`
+	GradNorm  float64 `json:"grad_norm"`
+	ClipsPerS float64 `json:"clips_per_s"`
+	MFU       float64 `json:"mfu,omitempty"`
+	Seconds   float64 `json:"seconds"`
+	Indices   []int   `json:"indices"` // dataset rows of the batch (data-order audits)
+}
+
+// Trainer runs stage 1 on one backend and one rank.
+type Trainer struct {
+	Cfg   Config
+	Prov  schemas.Provenance
+	Model *vit.Model
+	Opt   *optim.AdamW
+	Sched optim.Schedule
+	Load  *loader.Loader[schemas.ClipRow]
+	Steps int // optimiser steps completed
+	opts  Options
+	last  float64
+	hist  []Metrics
+}
+
+// New builds a trainer with freshly initialised weights.
+func New(be kernels.Trainer, c Config, src loader.Source[schemas.ClipRow], p schemas.Provenance, o Options) (*Trainer, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := CheckDataset(c, p); err != nil {
+		return nil, err
+	}
+	if o.Rank < 0 || o.Rank >= c.World {
+		return nil, fmt.Errorf("stage1: rank %d outside [0, world=%d)", o.Rank, c.World)
+	}
+	ld, err := loader.New(src, loader.Options{Seed: c.Seed, Rank: o.Rank, World: c.World, BatchSize: c.BatchSize})
+	if err != nil {
+		return nil, err
+	}
+	sched, err := optim.NewSchedule(c.PeakLR(), c.FinalLR(), c.Epochs, c.WarmupEpochs, ld.BatchesPerEpoch())
+	if err != nil {
+		ld.Close()
+		return nil, err
+	}
+	seed := o.InitSeed
+	if seed == 0 {
+		seed = c.Seed
+	}
+	m, err := vit.New(be, c.Model, vit.InitParams(c.Model, seed))
+	if err != nil {
+		ld.Close()
+		return nil, err
+	}
+	do, dl, ro, rl := m.Groups()
+	opt, err := optim.NewAdamW(be, c.Model.Params(), []optim.Group{{Off: do, Len: dl, Decay: true}, {Off: ro, Len: rl}}, c.Optim)
+	if err != nil {
+		m.Close()
+		ld.Close()
+		return nil, err
+	}
+	return &Trainer{Cfg: c, Prov: p, Model: m, Opt: opt, Sched: sched, Load: ld, opts: o}, nil
+}
+
+// Close releases the model, the optimiser state and the loader.
+func (t *Trainer) Close() {
+	t.Load.Close()
+	t.Opt.Close()
+	t.Model.Close()
+}
+
+// Resume restores weights, moments, step and data position from a checkpoint.
+func (t *Trainer) Resume(path string) error {
+	ck, err := ckpt.Load(path)
+	if err != nil {
+		return err
+	}
+	if ck.State.Model != t.Cfg.Model {
+		return fmt.Errorf("stage1: checkpoint model %+v differs from the config's %+v", ck.State.Model, t.Cfg.Model)
+	}
+	be := t.Model.Backend()
+	be.Upload(t.Model.Weights(), ck.Weights)
+	if err := be.Sync(); err != nil {
+		return err
+	}
+	if err := t.Opt.SetMoments(ck.M, ck.V, ck.State.Step); err != nil {
+		return err
+	}
+	if err := t.Load.Seek(ck.State.Loader); err != nil {
+		return err
+	}
+	t.Steps, t.last = ck.State.Step, ck.State.Loss
+	return nil
+}
+
+// Checkpoint saves the current state under Out/checkpoints and returns its directory.
+func (t *Trainer) Checkpoint() (string, error) {
+	if t.opts.Out == "" {
+		return "", fmt.Errorf("stage1: no output directory for checkpoints")
+	}
+	w, err := t.Model.Download()
+	if err != nil {
+		return "", err
+	}
+	m, v, err := t.Opt.Moments()
+	if err != nil {
+		return "", err
+	}
+	run, _ := json.Marshal(t.Cfg)
+	return ckpt.Save(filepath.Join(t.opts.Out, "checkpoints"), ckpt.State{Step: t.Steps, Loader: t.Load.Position(),
+		Model: t.Cfg.Model, Run: run, Loss: t.last}, w, m, v)
+}
+
+// TotalSteps is the schedule's length, or MaxSteps when smaller.
+func (t *Trainer) TotalSteps() int {
+	if t.Cfg.MaxSteps > 0 && t.Cfg.MaxSteps < t.Sched.Total {
+		return t.Cfg.MaxSteps
+	}
+	return t.Sched.Total
+}
+
+// Step runs one optimiser step.
+func (t *Trainer) Step(ctx context.Context) (Metrics, error) {
+	start := time.Now()
+	b, err := t.Load.Next(ctx)
+	if err != nil {
+		return Metrics{}, err
+	}
+	vb, err := BuildBatch(t.Cfg, t.Prov, b.Rows, b.Epoch)
+	if err != nil {
+		return Metrics{}, err
+	}
+	dropKey := t.Cfg.Seed*0x9e3779b97f4a7c15 ^ uint64(t.Steps+1)*0xbf58476d1ce4e5b9 ^ uint64(t.opts.Rank)
+	loss, err := t.Model.Step(vb, dropKey)
+	if err != nil {
+		return Metrics{}, err
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return Metrics{}, fmt.Errorf("stage1: loss is %v at step %d; lower the lr or enable clip_grad, and resume from the last checkpoint", loss, t.Steps+1)
+	}
+	gn, err := t.Model.GradNorm()
+	if err != nil {
+		return Metrics{}, err
+	}
+	lr := t.Sched.At(t.Steps)
+	if err := t.Opt.Update(t.Model.Weights(), t.Model.Grads(), lr, t.Opt.ClipScale(gn)); err != nil {
+		return Metrics{}, err
+	}
+	t.Steps++
+	t.last = loss
+	sec := time.Since(start).Seconds()
+	m := Metrics{Step: t.Steps, Epoch: b.Epoch, Loss: loss, LR: lr, GradNorm: gn, Seconds: sec,
+		ClipsPerS: float64(vb.B) / sec, Indices: b.Indices}
+	if t.opts.PeakFLOPS > 0 {
+		m.MFU = 3 * t.Cfg.Model.ForwardFLOPs(vb.B, vb.Visible()) / sec / t.opts.PeakFLOPS
+	}
+	return m, nil
+}
