@@ -41,8 +41,8 @@ type entry struct {
 	ColorRange    *string  `json:"color_range"`
 	LastPtsS      *float64 `json:"last_frame_pts_s"`
 	FPS           *struct {
-		Avg string  `json:"avg_frame_rate"`
-		R   string  `json:"r_frame_rate"`
+		Avg  string  `json:"avg_frame_rate"`
+		R    string  `json:"r_frame_rate"`
 		AvgF float64 `json:"avg"`
 	} `json:"fps"`
 	Frames []refFrame `json:"frames"`
