@@ -58,12 +58,12 @@ func cStr(s string) []byte { return append([]byte(s), 0) }
 type driver struct {
 	path string
 
-	cuInit, cuDriverGetVersion, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName  uintptr
-	cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain            uintptr
-	cuDevicePrimaryCtxRelease, cuCtxSetCurrent, cuCtxSynchronize, cuMemGetInfo  uintptr
+	cuInit, cuDriverGetVersion, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName   uintptr
+	cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain             uintptr
+	cuDevicePrimaryCtxRelease, cuCtxSetCurrent, cuCtxSynchronize, cuMemGetInfo   uintptr
 	cuMemAlloc, cuMemFree, cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD, cuMemsetD32 uintptr
-	cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuLaunchKernel       uintptr
-	cuGetErrorName, cuGetErrorString                                            uintptr
+	cuModuleLoadData, cuModuleUnload, cuModuleGetFunction, cuLaunchKernel        uintptr
+	cuGetErrorName, cuGetErrorString                                             uintptr
 }
 
 // Device attributes (CUdevice_attribute).

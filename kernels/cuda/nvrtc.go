@@ -15,7 +15,7 @@ type NVRTC struct {
 	archs        []int // supported SM numbers (e.g. 52 ... 90), empty when unknown
 
 	create, compile, destroy, logSize, getLog, ptxSize, getPTX, cubinSize, getCUBIN, errStr uintptr
-	numArchs, getArchs                                                                     uintptr
+	numArchs, getArchs                                                                      uintptr
 }
 
 // LoadNVRTC finds and loads NVRTC (see [SearchDirs]); the error says why it is unusable.
