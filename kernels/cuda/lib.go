@@ -139,7 +139,11 @@ func openLib(l library) (handle uintptr, path string, err error) {
 		if err == nil {
 			return h, p, nil
 		}
-		tried = append(tried, fmt.Sprintf("%s: %v", p, err))
+		if strings.Contains(err.Error(), p) {
+			tried = append(tried, err.Error()) // dlerror names the file already
+		} else {
+			tried = append(tried, fmt.Sprintf("%s: %v", p, err))
+		}
 	}
 	if !override {
 		for _, n := range l.names {
