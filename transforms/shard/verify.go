@@ -1,0 +1,122 @@
+package shard
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/umt-dev/umt/schemas"
+)
+
+// ErrCorrupt classifies a shard or index whose bytes are not what was committed: truncated,
+// altered, unreadable as Arrow, or disagreeing with the index. Re-run the job that wrote it
+// (committed work is skipped) after deleting the damaged object.
+var ErrCorrupt = errors.New("corrupt dataset object")
+
+// ErrNoIndex means the dataset has no committed index: its writing job has not finished.
+var ErrNoIndex = errors.New("dataset has no index")
+
+// shardSummary is what a full read of a shard establishes.
+type shardSummary struct {
+	Prov    schemas.Provenance
+	Rows    int
+	Batches []int
+	ClipIDs []string
+}
+
+// summarize reads every record batch of a clip shard, validating the schema, every buffer
+// and every row against the provenance. It never panics on bad bytes.
+func summarize(fr *ipc.FileReader) (s shardSummary, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, x)
+		}
+	}()
+	p, err := schemas.CheckClipSchema(fr.Schema())
+	if err != nil {
+		return s, err
+	}
+	s.Prov = p
+	for i := 0; i < fr.NumRecords(); i++ {
+		rec, err := fr.RecordBatchAt(i)
+		if err != nil {
+			return s, fmt.Errorf("%w: record batch %d: %v", ErrCorrupt, i, err)
+		}
+		err = func() error {
+			defer rec.Release()
+			b, err := schemas.NewClipBatch(p, rec)
+			if err != nil {
+				return err
+			}
+			for r := 0; r < b.Len(); r++ {
+				row, err := b.Row(r)
+				if err != nil {
+					return err
+				}
+				s.ClipIDs = append(s.ClipIDs, row.ClipID)
+			}
+			s.Batches = append(s.Batches, b.Len())
+			s.Rows += b.Len()
+			return nil
+		}()
+		if err != nil {
+			return s, fmt.Errorf("%w: record batch %d: %v", ErrCorrupt, i, err)
+		}
+	}
+	return s, nil
+}
+
+// summarizeBytes summarizes a shard held in memory (a memory map).
+func summarizeBytes(data []byte, mem memory.Allocator) (shardSummary, error) {
+	fr, err := openMapped(data, mem)
+	if err != nil {
+		return shardSummary{}, err
+	}
+	defer fr.Close()
+	return summarize(fr)
+}
+
+func openMapped(data []byte, mem memory.Allocator) (fr *ipc.FileReader, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			fr, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, x)
+		}
+	}()
+	fr, err = ipc.NewMappedFileReader(data, ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a readable Arrow file: %v", ErrCorrupt, err)
+	}
+	return fr, nil
+}
+
+func openReaderAt(r io.ReaderAt, size int64, mem memory.Allocator) (fr *ipc.FileReader, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			fr, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, x)
+		}
+	}()
+	fr, err = ipc.NewFileReader(io.NewSectionReader(r, 0, size), ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a readable Arrow file: %v", ErrCorrupt, err)
+	}
+	return fr, nil
+}
+
+// hashReader returns the hex sha256 of the first size bytes of r.
+func hashReader(r io.ReaderAt, size int64) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashBytes(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
