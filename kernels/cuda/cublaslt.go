@@ -85,15 +85,15 @@ const (
 // cuBLASLt multiplies with the operands swapped: its A is our B, its B is our A, and the
 // transposes carry over unchanged (a row-major [K, N] B is a column-major [N, K] B^T).
 type ltShape struct {
-	transA, transB bool   // cuBLASLt's op(A), op(B)
-	m, n, k        int    // cuBLASLt's sizes: m = N, n = M
-	aRows, aCols   int    // stored (column-major) shape of cuBLASLt's A = our B
-	bRows, bCols   int    // stored shape of cuBLASLt's B = our A
-	lda, ldb, ldc  int    // leading dimensions (ours, unchanged)
-	strideA        int    // batch strides of cuBLASLt's A, B, C (elements)
-	strideB        int    // ...
-	strideC        int    // ...
-	batch          int    // >= 1
+	transA, transB bool    // cuBLASLt's op(A), op(B)
+	m, n, k        int     // cuBLASLt's sizes: m = N, n = M
+	aRows, aCols   int     // stored (column-major) shape of cuBLASLt's A = our B
+	bRows, bCols   int     // stored shape of cuBLASLt's B = our A
+	lda, ldb, ldc  int     // leading dimensions (ours, unchanged)
+	strideA        int     // batch strides of cuBLASLt's A, B, C (elements)
+	strideB        int     // ...
+	strideC        int     // ...
+	batch          int     // >= 1
 	alpha, beta    float32 // unchanged
 }
 
