@@ -11,5 +11,25 @@
 // optimiser updates each group with one call; their names and shapes are the official PyTorch
 // state-dict's (encoder.*, clip_decoder.*), which is also the export format.
 //
+// # Export mapping
+//
+// ExportFile writes a safetensors state dict that PyTorch loads into the official
+// PretrainVisionTransformer with strict=True (the sinusoid tables are not in its state dict):
+//
+//	ours (flat buffer view)          official name                       shape
+//	patch GEMM weight [D, 3·P²]      encoder.patch_embed.proj.weight     [D, 3, 1, P, P] (same bytes)
+//	patch bias                       encoder.patch_embed.proj.bias       [D]
+//	block i norm1/norm2 γ, β         encoder.blocks.i.norm{1,2}.{weight,bias}   [D]
+//	block i fused qkv [3D, D]        encoder.blocks.i.attn.qkv.weight    [3D, D] (rows q, k, v)
+//	block i q / v bias               encoder.blocks.i.attn.{q,v}_bias    [D]
+//	block i proj, fc1, fc2           encoder.blocks.i.{attn.proj,mlp.fc1,mlp.fc2}.{weight,bias}
+//	shared final norm                encoder.norm.{weight,bias}          [D]
+//	head k Linear, LayerNorm         clip_decoder.k.{head,norm}.{weight,bias}   [C, D], [C]
+//
+// Every tensor keeps the official layout, so export is a copy per name (no transposes). The file
+// is a raw state dict (no {"model": ...} wrapper), which is what stage 2's build_vit expects
+// (UMT.md §9 quirk 3). TestStateDictNamesAndShapes checks names and shapes against the
+// reference set's student_tiny_weights.
+//
 // It imports kernels and nothing else of ours.
 package vit
