@@ -28,7 +28,9 @@ func checkKey(key string) error {
 }
 
 // ShardName is the deterministic name of the n-th shard (0-based) of the writer with key.
-func ShardName(key string, n int) string { return fmt.Sprintf("%s%s-%05d%s", shardPrefix, key, n, shardSuffix) }
+func ShardName(key string, n int) string {
+	return fmt.Sprintf("%s%s-%05d%s", shardPrefix, key, n, shardSuffix)
+}
 
 // FailuresName is the name of the failures file of the writer with key.
 func FailuresName(key string) string { return failurePrefix + key + shardSuffix }

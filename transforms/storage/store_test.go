@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/umt-dev/umt/transforms/storage/storagetest"
 )
 
 func put(t *testing.T, s Store, name string, data []byte, opts CreateOptions) error {
@@ -230,7 +232,7 @@ func openGS(t *testing.T, uri string, o Options) Store {
 }
 
 func TestGCSContract(t *testing.T) {
-	newEmulator(t, "bkt")
+	storagetest.NewEmulator(t, "bkt")
 	s := openGS(t, "gs://bkt/data/ds", fastOpts())
 	if s.URI() != "gs://bkt/data/ds" {
 		t.Fatalf("URI = %q", s.URI())
@@ -243,7 +245,7 @@ func TestGCSContract(t *testing.T) {
 }
 
 func TestGCSMetadata(t *testing.T) {
-	newEmulator(t, "bkt")
+	storagetest.NewEmulator(t, "bkt")
 	s := openGS(t, "gs://bkt", fastOpts())
 	if err := put(t, s, "m.bin", []byte("x"), CreateOptions{Metadata: map[string]string{"umt-rows": "3"}}); err != nil {
 		t.Fatal(err)
@@ -256,18 +258,18 @@ func TestGCSMetadata(t *testing.T) {
 
 // Injected 503s on uploads, metadata calls and reads are retried to success.
 func TestGCS503Retried(t *testing.T) {
-	e := newEmulator(t, "bkt")
+	e := storagetest.NewEmulator(t, "bkt")
 	s := openGS(t, "gs://bkt/ds", fastOpts())
 	data := randBytes(2, 1<<20)
-	e.inject(fault{kind: "upload"}, fault{kind: "upload"}, fault{kind: "meta"})
+	e.Inject(storagetest.Fault{Kind: "upload"}, storagetest.Fault{Kind: "upload"}, storagetest.Fault{Kind: "meta"})
 	if err := put(t, s, "x.bin", data, CreateOptions{IfNotExists: true}); err != nil {
 		t.Fatalf("upload through 503s: %v", err)
 	}
-	e.inject(fault{kind: "meta"}, fault{kind: "read"}, fault{kind: "read"})
+	e.Inject(storagetest.Fault{Kind: "meta"}, storagetest.Fault{Kind: "read"}, storagetest.Fault{Kind: "read"})
 	if !bytes.Equal(get(t, s, "x.bin"), data) {
 		t.Fatal("read back differs")
 	}
-	if n := e.unavailable.Load(); n != 6 {
+	if n := e.Unavailable.Load(); n != 6 {
 		t.Fatalf("%d injected 503s served, want 6 (faults not exercised)", n)
 	}
 }
@@ -275,7 +277,7 @@ func TestGCS503Retried(t *testing.T) {
 // A connection cut in the middle of an upload leaves nothing visible; the retried upload
 // lands the whole object exactly once.
 func TestGCSCutUploadRetried(t *testing.T) {
-	e := newEmulator(t, "bkt")
+	e := storagetest.NewEmulator(t, "bkt")
 	o := fastOpts()
 	s := openGS(t, "gs://bkt/ds", o)
 	data := randBytes(3, 3<<20)
@@ -284,26 +286,24 @@ func TestGCSCutUploadRetried(t *testing.T) {
 	// The client keeps retrying a cut session start until the attempt's deadline: keep it short.
 	o.MaxAttempts, o.OpTimeout, o.UploadTimeout = 2, 300*time.Millisecond, time.Second
 	s2 := openGS(t, "gs://bkt/ds", o)
-	e.inject(fault{kind: "upload", cut: true, sticky: true})
+	e.Inject(storagetest.Fault{Kind: "upload", Cut: true, Sticky: true})
 	if err := put(t, s2, "x.bin", data, CreateOptions{IfNotExists: true}); err == nil {
 		t.Fatal("upload with every connection cut succeeded")
 	}
 	if got := names(t, s, ""); len(got) != 0 {
 		t.Fatalf("half-written objects visible after failed upload: %v", got)
 	}
-	e.mu.Lock()
-	e.faults = nil
-	e.mu.Unlock()
+	e.Clear()
 
 	// Two cuts, then the line holds: retried to success, content intact.
-	before := e.cuts.Load()
+	before := e.Cuts.Load()
 	// One cut at the session start, two in the middle of data chunks.
-	e.inject(fault{kind: "upload", cut: true}, fault{kind: "upload", cut: true, chunk: true}, fault{kind: "upload", cut: true, chunk: true})
+	e.Inject(storagetest.Fault{Kind: "upload", Cut: true}, storagetest.Fault{Kind: "upload", Cut: true, Chunk: true}, storagetest.Fault{Kind: "upload", Cut: true, Chunk: true})
 	if err := put(t, s, "x.bin", data, CreateOptions{IfNotExists: true}); err != nil {
 		t.Fatalf("upload through cut connections: %v", err)
 	}
-	if e.cuts.Load()-before != 3 {
-		t.Fatalf("%d cuts happened, want 3", e.cuts.Load()-before)
+	if e.Cuts.Load()-before != 3 {
+		t.Fatalf("%d cuts happened, want 3", e.Cuts.Load()-before)
 	}
 	if !bytes.Equal(get(t, s, "x.bin"), data) {
 		t.Fatal("object differs after retried upload")
@@ -315,7 +315,7 @@ func TestGCSCutUploadRetried(t *testing.T) {
 
 // A connection cut in the middle of a range read is resumed.
 func TestGCSCutReadRetried(t *testing.T) {
-	e := newEmulator(t, "bkt")
+	e := storagetest.NewEmulator(t, "bkt")
 	s := openGS(t, "gs://bkt/ds", fastOpts())
 	data := randBytes(4, 2<<20)
 	if err := put(t, s, "x.bin", data, CreateOptions{}); err != nil {
@@ -325,26 +325,26 @@ func TestGCSCutReadRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.inject(fault{kind: "read", cut: true})
+	e.Inject(storagetest.Fault{Kind: "read", Cut: true})
 	b := make([]byte, 1<<20)
 	if n, err := r.ReadAt(b, 12345); err != nil || n != len(b) || !bytes.Equal(b, data[12345:12345+len(b)]) {
 		t.Fatalf("ReadAt through a cut = %d, %v", n, err)
 	}
-	if e.cuts.Load() != 1 {
-		t.Fatalf("%d cuts, want 1", e.cuts.Load())
+	if e.Cuts.Load() != 1 {
+		t.Fatalf("%d cuts, want 1", e.Cuts.Load())
 	}
 }
 
 // A server that never answers hits the per-call deadline instead of hanging.
 func TestGCSDeadline(t *testing.T) {
-	e := newEmulator(t, "bkt")
+	e := storagetest.NewEmulator(t, "bkt")
 	o := fastOpts()
 	o.OpTimeout, o.MaxAttempts = 200*time.Millisecond, 2
 	s := openGS(t, "gs://bkt/ds", o)
 	hang := make(chan struct{})
 	defer close(hang)
 	for i := 0; i < 10; i++ {
-		e.inject(fault{kind: "meta", hang: hang})
+		e.Inject(storagetest.Fault{Kind: "meta", Hang: hang})
 	}
 	start := time.Now()
 	_, err := s.Stat(context.Background(), "x.bin")

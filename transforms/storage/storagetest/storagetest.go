@@ -1,4 +1,7 @@
-package storage
+// Package storagetest runs fake-gcs-server in-process behind a real HTTP handler that can
+// inject faults (503 answers, connections cut mid-body, hangs), and points the GCS client at
+// it through STORAGE_EMULATOR_HOST, so code under test uses the production client path.
+package storagetest
 
 import (
 	"io"
@@ -15,29 +18,30 @@ import (
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 )
 
-// emulator is fake-gcs-server served in-process behind a real HTTP handler that can inject
+// Emulator is fake-gcs-server served in-process behind a real HTTP handler that can inject
 // faults: 503 answers and connections cut in the middle of a request body. The GCS client
 // under test talks real HTTP to it through STORAGE_EMULATOR_HOST, as in production.
-type emulator struct {
-	srv  *fakestorage.Server
+type Emulator struct {
+	Srv  *fakestorage.Server
 	http *httptest.Server
 
 	mu     sync.Mutex
-	faults []fault
+	faults []Fault
 
-	uploads, reads, cuts, unavailable atomic.Int64
+	Uploads, Reads, Cuts, Unavailable atomic.Int64
 }
 
-// fault applies to the next request whose kind matches ("upload", "read", "meta").
-type fault struct {
-	kind   string
-	cut    bool          // cut the connection after reading part of the body (uploads) or sending part of it (reads)
-	hang   chan struct{} // block until closed (deadline tests)
-	sticky bool          // stays armed for every later request until cleared
-	chunk  bool          // only a resumable upload's data request (upload_id set), not its start
+// Fault applies to the next request whose kind matches ("upload", "read", "meta").
+type Fault struct {
+	Kind   string
+	Cut    bool          // cut the connection after reading part of the body (uploads) or sending part of it (reads)
+	Hang   chan struct{} // block until closed (deadline tests)
+	Sticky bool          // stays armed for every later request until cleared
+	Chunk  bool          // only a resumable upload's data request (upload_id set), not its start
 }
 
-func newEmulator(t *testing.T, bucket string) *emulator {
+// NewEmulator starts the emulator with one bucket and sets STORAGE_EMULATOR_HOST for the test.
+func NewEmulator(t testing.TB, bucket string) *Emulator {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,7 +55,7 @@ func newEmulator(t *testing.T, bucket string) *emulator {
 		t.Fatal(err)
 	}
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
-	e := &emulator{srv: srv}
+	e := &Emulator{Srv: srv}
 	e.http = httptest.NewUnstartedServer(http.HandlerFunc(e.serve))
 	e.http.Listener.Close()
 	e.http.Listener = l
@@ -76,30 +80,38 @@ func kindOf(r *http.Request) string {
 	}
 }
 
-func (e *emulator) inject(f ...fault) {
+// Inject arms faults; each fires once on the next matching request (unless Sticky).
+func (e *Emulator) Inject(f ...Fault) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.faults = append(e.faults, f...)
 }
 
-func (e *emulator) serve(w http.ResponseWriter, r *http.Request) {
+// Clear disarms every fault.
+func (e *Emulator) Clear() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults = nil
+}
+
+func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 	kind := kindOf(r)
 	if os.Getenv("UMT_FAKEGCS_DEBUG") != "" {
 		println(time.Now().Format("05.000"), kind, r.Method, r.URL.String())
 	}
 	switch kind {
 	case "upload":
-		e.uploads.Add(1)
+		e.Uploads.Add(1)
 	case "read":
-		e.reads.Add(1)
+		e.Reads.Add(1)
 	}
 	e.mu.Lock()
-	var f *fault
+	var f *Fault
 	for i := range e.faults {
-		if e.faults[i].kind == kind && (!e.faults[i].chunk || r.URL.Query().Get("upload_id") != "") {
+		if e.faults[i].Kind == kind && (!e.faults[i].Chunk || r.URL.Query().Get("upload_id") != "") {
 			ff := e.faults[i]
 			f = &ff
-			if !ff.sticky {
+			if !ff.Sticky {
 				e.faults = append(e.faults[:i], e.faults[i+1:]...)
 			}
 			break
@@ -108,21 +120,21 @@ func (e *emulator) serve(w http.ResponseWriter, r *http.Request) {
 	e.mu.Unlock()
 	switch {
 	case f == nil:
-	case f.hang != nil:
+	case f.Hang != nil:
 		select {
-		case <-f.hang:
+		case <-f.Hang:
 		case <-r.Context().Done():
 		}
 		return
-	case f.cut && kind == "upload":
-		e.cuts.Add(1)
+	case f.Cut && kind == "upload":
+		e.Cuts.Add(1)
 		io.CopyN(io.Discard, r.Body, 64<<10) // part of the body arrives, then the line drops
 		cut(w)
 		return
-	case f.cut:
-		e.cuts.Add(1)
+	case f.Cut:
+		e.Cuts.Add(1)
 		rec := httptest.NewRecorder()
-		e.srv.HTTPHandler().ServeHTTP(rec, r)
+		e.Srv.HTTPHandler().ServeHTTP(rec, r)
 		body := rec.Body.Bytes()
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
@@ -133,12 +145,12 @@ func (e *emulator) serve(w http.ResponseWriter, r *http.Request) {
 		cut(w)
 		return
 	default:
-		e.unavailable.Add(1)
+		e.Unavailable.Add(1)
 		io.Copy(io.Discard, r.Body)
 		http.Error(w, `{"error":{"code":503,"message":"injected: backend unavailable"}}`, http.StatusServiceUnavailable)
 		return
 	}
-	e.srv.HTTPHandler().ServeHTTP(w, r)
+	e.Srv.HTTPHandler().ServeHTTP(w, r)
 }
 
 func cut(w http.ResponseWriter) {
