@@ -25,8 +25,8 @@ func (t *Trainer) Run(ctx context.Context) error {
 		defer mf.Close()
 	}
 	total := t.TotalSteps()
-	t.logf("stage1: %d params, %d batches/epoch of %d clips, steps %d→%d, peak lr %.3g, backend %s",
-		t.Cfg.Model.Params(), t.Load.BatchesPerEpoch(), t.Cfg.BatchSize, t.Steps, total, t.Cfg.PeakLR(), t.Model.Backend().Name())
+	t.logf("stage1: %d params, %d steps/epoch of %d clips, steps %d→%d, peak lr %.3g, backend %s",
+		t.Cfg.Model.Params(), t.Loads[0].BatchesPerEpoch(), t.Cfg.BatchSize*t.Cfg.World, t.Steps, total, t.Cfg.PeakLR(), t.Model.Backend().Name())
 	var runErr error
 	for t.Steps < total {
 		if err := ctx.Err(); err != nil {

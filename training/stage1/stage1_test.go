@@ -11,6 +11,7 @@ import (
 	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/kernels/cpu"
 	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/training/masks"
 )
 
@@ -204,5 +205,53 @@ func TestLearnsReferenceClips(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(tr.opts.Out, "loss.png")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWorldIsDataParallel: with world 2 and batch 1 per rank, one step's averaged gradient
+// equals the gradient of one batch of both clips (what DDP's all-reduce gives), to float32
+// summation-order error.
+func TestWorldIsDataParallel(t *testing.T) {
+	c := tinyConfig(t)
+	c.World, c.BatchSize, c.Model.DropPath = 2, 1, 0
+	p, rows := synthRows(t, 6, 0, 5)
+	be := cpu.New(cpu.Options{})
+	tr, err := New(be, c, memSource(rows), p, Options{InitSeed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	m, err := tr.Step(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Indices) != 2 || m.Indices[0] == m.Indices[1] {
+		t.Fatalf("ranks read rows %v", m.Indices)
+	}
+	got, _ := tr.Model.DownloadGrads()
+	ref, err := vit.New(be, c.Model, vit.InitParams(c.Model, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	vb, err := BuildBatch(c, p, []schemas.ClipRow{rows[m.Indices[0]], rows[m.Indices[1]]}, m.Epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, err := ref.Step(vb, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(loss-m.Loss) > 1e-6*loss {
+		t.Fatalf("world-2 loss %.9g, one batch %.9g", m.Loss, loss)
+	}
+	want, _ := ref.DownloadGrads()
+	var maxRef, maxErr float64
+	for i := range want {
+		maxRef = math.Max(maxRef, math.Abs(float64(want[i])))
+		maxErr = math.Max(maxErr, math.Abs(float64(got[i])/2-float64(want[i])))
+	}
+	if maxErr > 1e-5*maxRef {
+		t.Fatalf("averaged gradients differ from the joint batch's: max err %.3g, max|ref| %.3g", maxErr, maxRef)
 	}
 }

@@ -19,7 +19,6 @@ import (
 
 // Options are the run's settings that are not part of the recipe.
 type Options struct {
-	Rank      int       // this process's rank in [0, Config.World)
 	Out       string    // run directory: checkpoints/, metrics.jsonl, loss.png ("" = none)
 	Log       io.Writer // progress lines (nil = none)
 	PeakFLOPS float64   // the device's peak float32 FLOP/s, for the MFU estimate (0 = not reported)
@@ -36,18 +35,21 @@ type Metrics struct {
 	ClipsPerS float64 `json:"clips_per_s"`
 	MFU       float64 `json:"mfu,omitempty"`
 	Seconds   float64 `json:"seconds"`
-	Indices   []int   `json:"indices"` // dataset rows of the batch (data-order audits)
+	Indices   []int   `json:"indices"` // dataset rows of the step, rank 0's batch first (data-order audits)
 }
 
-// Trainer runs stage 1 on one backend and one rank.
+// Trainer runs stage 1 on one backend. A config with World > 1 is run as UMT's data-parallel
+// step on one device: each step takes the batch of every rank in turn (rank r reads its own
+// DistributedSampler-style partition), accumulates the gradients and averages them, which is the
+// update DDP's gradient all-reduce produces. (Multi-process training is not built.)
 type Trainer struct {
 	Cfg   Config
 	Prov  schemas.Provenance
 	Model *vit.Model
 	Opt   *optim.AdamW
 	Sched optim.Schedule
-	Load  *loader.Loader[schemas.ClipRow]
-	Steps int // optimiser steps completed
+	Loads []*loader.Loader[schemas.ClipRow] // one per rank, in lockstep
+	Steps int                               // optimiser steps completed
 	opts  Options
 	last  float64
 	hist  []Metrics
@@ -61,16 +63,23 @@ func New(be kernels.Trainer, c Config, src loader.Source[schemas.ClipRow], p sch
 	if err := CheckDataset(c, p); err != nil {
 		return nil, err
 	}
-	if o.Rank < 0 || o.Rank >= c.World {
-		return nil, fmt.Errorf("stage1: rank %d outside [0, world=%d)", o.Rank, c.World)
+	var lds []*loader.Loader[schemas.ClipRow]
+	closeAll := func() {
+		for _, l := range lds {
+			l.Close()
+		}
 	}
-	ld, err := loader.New(src, loader.Options{Seed: c.Seed, Rank: o.Rank, World: c.World, BatchSize: c.BatchSize})
-	if err != nil {
-		return nil, err
+	for r := 0; r < c.World; r++ {
+		ld, err := loader.New(src, loader.Options{Seed: c.Seed, Rank: r, World: c.World, BatchSize: c.BatchSize})
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		lds = append(lds, ld)
 	}
-	sched, err := optim.NewSchedule(c.PeakLR(), c.FinalLR(), c.Epochs, c.WarmupEpochs, ld.BatchesPerEpoch())
+	sched, err := optim.NewSchedule(c.PeakLR(), c.FinalLR(), c.Epochs, c.WarmupEpochs, lds[0].BatchesPerEpoch())
 	if err != nil {
-		ld.Close()
+		closeAll()
 		return nil, err
 	}
 	seed := o.InitSeed
@@ -79,22 +88,24 @@ func New(be kernels.Trainer, c Config, src loader.Source[schemas.ClipRow], p sch
 	}
 	m, err := vit.New(be, c.Model, vit.InitParams(c.Model, seed))
 	if err != nil {
-		ld.Close()
+		closeAll()
 		return nil, err
 	}
 	do, dl, ro, rl := m.Groups()
 	opt, err := optim.NewAdamW(be, c.Model.Params(), []optim.Group{{Off: do, Len: dl, Decay: true}, {Off: ro, Len: rl}}, c.Optim)
 	if err != nil {
 		m.Close()
-		ld.Close()
+		closeAll()
 		return nil, err
 	}
-	return &Trainer{Cfg: c, Prov: p, Model: m, Opt: opt, Sched: sched, Load: ld, opts: o}, nil
+	return &Trainer{Cfg: c, Prov: p, Model: m, Opt: opt, Sched: sched, Loads: lds, opts: o}, nil
 }
 
-// Close releases the model, the optimiser state and the loader.
+// Close releases the model, the optimiser state and the loaders.
 func (t *Trainer) Close() {
-	t.Load.Close()
+	for _, l := range t.Loads {
+		l.Close()
+	}
 	t.Opt.Close()
 	t.Model.Close()
 }
@@ -116,8 +127,10 @@ func (t *Trainer) Resume(path string) error {
 	if err := t.Opt.SetMoments(ck.M, ck.V, ck.State.Step); err != nil {
 		return err
 	}
-	if err := t.Load.Seek(ck.State.Loader); err != nil {
-		return err
+	for _, l := range t.Loads {
+		if err := l.Seek(ck.State.Loader); err != nil {
+			return err
+		}
 	}
 	t.Steps, t.last = ck.State.Step, ck.State.Loss
 	return nil
@@ -137,7 +150,7 @@ func (t *Trainer) Checkpoint() (string, error) {
 		return "", err
 	}
 	run, _ := json.Marshal(t.Cfg)
-	return ckpt.Save(filepath.Join(t.opts.Out, "checkpoints"), ckpt.State{Step: t.Steps, Loader: t.Load.Position(),
+	return ckpt.Save(filepath.Join(t.opts.Out, "checkpoints"), ckpt.State{Step: t.Steps, Loader: t.Loads[0].Position(),
 		Model: t.Cfg.Model, Run: run, Loss: t.last}, w, m, v)
 }
 
@@ -149,40 +162,60 @@ func (t *Trainer) TotalSteps() int {
 	return t.Sched.Total
 }
 
-// Step runs one optimiser step.
+// Step runs one optimiser step: forward and backward of every rank's batch, averaged
+// gradients, optional clipping, AdamW at the scheduled lr.
 func (t *Trainer) Step(ctx context.Context) (Metrics, error) {
 	start := time.Now()
-	b, err := t.Load.Next(ctx)
+	m := Metrics{Step: t.Steps + 1}
+	t.Model.ZeroGrads()
+	var lossSum, flops float64
+	clips := 0
+	for r, ld := range t.Loads {
+		b, err := ld.Next(ctx)
+		if err != nil {
+			return Metrics{}, err
+		}
+		vb, err := BuildBatch(t.Cfg, t.Prov, b.Rows, b.Epoch)
+		if err != nil {
+			return Metrics{}, err
+		}
+		dropKey := t.Cfg.Seed*0x9e3779b97f4a7c15 ^ uint64(t.Steps+1)*0xbf58476d1ce4e5b9 ^ uint64(r+1)*0x94d049bb133111eb
+		if err := t.Model.Forward(vb, true, dropKey); err != nil {
+			return Metrics{}, err
+		}
+		loss, err := t.Model.Loss(vb.Targets)
+		if err != nil {
+			return Metrics{}, err
+		}
+		if err := t.Model.Backward(); err != nil {
+			return Metrics{}, err
+		}
+		lossSum += loss
+		m.Epoch = b.Epoch
+		m.Indices = append(m.Indices, b.Indices...)
+		clips += vb.B
+		flops += 3 * t.Cfg.Model.ForwardFLOPs(vb.B, vb.Visible())
+	}
+	world := float64(len(t.Loads))
+	m.Loss = lossSum / world
+	if math.IsNaN(m.Loss) || math.IsInf(m.Loss, 0) {
+		return Metrics{}, fmt.Errorf("stage1: loss is %v at step %d; lower the lr or enable clip_grad, and resume from the last checkpoint", m.Loss, m.Step)
+	}
+	gn, err := t.Model.GradNorm() // of the summed gradients
 	if err != nil {
 		return Metrics{}, err
 	}
-	vb, err := BuildBatch(t.Cfg, t.Prov, b.Rows, b.Epoch)
-	if err != nil {
-		return Metrics{}, err
-	}
-	dropKey := t.Cfg.Seed*0x9e3779b97f4a7c15 ^ uint64(t.Steps+1)*0xbf58476d1ce4e5b9 ^ uint64(t.opts.Rank)
-	loss, err := t.Model.Step(vb, dropKey)
-	if err != nil {
-		return Metrics{}, err
-	}
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return Metrics{}, fmt.Errorf("stage1: loss is %v at step %d; lower the lr or enable clip_grad, and resume from the last checkpoint", loss, t.Steps+1)
-	}
-	gn, err := t.Model.GradNorm()
-	if err != nil {
-		return Metrics{}, err
-	}
-	lr := t.Sched.At(t.Steps)
-	if err := t.Opt.Update(t.Model.Weights(), t.Model.Grads(), lr, t.Opt.ClipScale(gn)); err != nil {
+	m.GradNorm = gn / world
+	m.LR = t.Sched.At(t.Steps)
+	if err := t.Opt.Update(t.Model.Weights(), t.Model.Grads(), m.LR, t.Opt.ClipScale(m.GradNorm)/world); err != nil {
 		return Metrics{}, err
 	}
 	t.Steps++
-	t.last = loss
-	sec := time.Since(start).Seconds()
-	m := Metrics{Step: t.Steps, Epoch: b.Epoch, Loss: loss, LR: lr, GradNorm: gn, Seconds: sec,
-		ClipsPerS: float64(vb.B) / sec, Indices: b.Indices}
+	t.last = m.Loss
+	m.Seconds = time.Since(start).Seconds()
+	m.ClipsPerS = float64(clips) / m.Seconds
 	if t.opts.PeakFLOPS > 0 {
-		m.MFU = 3 * t.Cfg.Model.ForwardFLOPs(vb.B, vb.Visible()) / sec / t.opts.PeakFLOPS
+		m.MFU = flops / m.Seconds / t.opts.PeakFLOPS
 	}
 	return m, nil
 }
