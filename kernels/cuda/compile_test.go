@@ -94,12 +94,12 @@ func TestTargetArch(t *testing.T) {
 		arch         string
 		cubin, err   bool
 	}{
-		{9, 0, hopper, "sm_90", true, false},                    // H100/H200 with a matching NVRTC
-		{8, 0, hopper, "sm_80", true, false},                    // A100
-		{10, 0, hopper, "compute_90", false, false},             // newer GPU, older NVRTC: PTX, JIT by the driver
+		{9, 0, hopper, "sm_90", true, false},                      // H100/H200 with a matching NVRTC
+		{8, 0, hopper, "sm_80", true, false},                      // A100
+		{10, 0, hopper, "compute_90", false, false},               // newer GPU, older NVRTC: PTX, JIT by the driver
 		{8, 7, []int{70, 75, 80, 86}, "compute_86", false, false}, // unknown minor: PTX of the best below
-		{9, 0, nil, "compute_90", false, false},                 // NVRTC cannot list its architectures
-		{7, 0, []int{80, 90}, "", false, true},                  // nothing at or below the GPU
+		{9, 0, nil, "compute_90", false, false},                   // NVRTC cannot list its architectures
+		{7, 0, []int{80, 90}, "", false, true},                    // nothing at or below the GPU
 	} {
 		arch, cubin, err := TargetArch(c.major, c.minor, c.supported)
 		if arch != c.arch || cubin != c.cubin || (err != nil) != c.err {
