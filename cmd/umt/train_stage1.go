@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/umt-dev/umt/kernels"
+	"github.com/umt-dev/umt/kernels/cpu"
+	"github.com/umt-dev/umt/kernels/cuda"
+	"github.com/umt-dev/umt/training/ckpt"
+	"github.com/umt-dev/umt/training/stage1"
+	"github.com/umt-dev/umt/transforms/shard"
+)
+
+func init() {
+	var (
+		data, config, out, resume, device string
+		world, maxSteps, logEvery         int
+		threads                           int
+		seed                              int64
+		peakGFLOPS                        float64
+	)
+	register(&Command{
+		Path:  "train stage1",
+		Short: "stage 1: masked student aligned to the teacher's unmasked tokens",
+		Long: `Trains UMT's stage-1 student on a dataset written by 'umt prep': each step draws every
+clip's semantic mask from the stored teacher attention, runs the student on the visible tokens
+and aligns its last K blocks to the stored teacher features (mean of 2 − 2·cos), then applies
+AdamW with linear warmup and cosine decay (lr scaled by the global batch as UMT does).
+
+--config takes a JSON file or a bundled preset: tiny (CPU smoke runs), b16, l16 (UMT's recipes:
+64 clips × 32 ranks, 201 epochs). A file may say {"preset": "b16", ...} and override fields.
+Every --log-every steps it prints loss, lr, grad norm, clips/s and estimated MFU; every step is
+appended to OUT/metrics.jsonl; checkpoints go to OUT/checkpoints (step-N/ with model.safetensors
+in the official PyTorch state-dict naming, AdamW state and state.json; 'latest' names the newest);
+OUT/loss.png is drawn at the end. Ctrl-C stops after the current step and checkpoints.
+A config's world (UMT: 32 ranks × 64 clips) is run on this one device: every step takes each
+rank's batch in turn and averages the gradients, the update UMT's 32-GPU DDP makes; use
+--world 1 for plain single-device batches. Multi-process training is not built.
+--resume continues a run bit for bit (same weights, optimiser state, data order and masks).
+
+Examples:
+  umt train stage1 --data /tmp/ds --config tiny --out /tmp/run --max-steps 50
+  umt train stage1 --data gs://bucket/k710 --config b16 --out /ckpt/b16 --device cuda
+  umt train stage1 --data /tmp/ds --config tiny --out /tmp/run --resume /tmp/run/checkpoints`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&data, "data", "", "dataset: local directory or gs:// prefix written by 'umt prep' (required)")
+			fs.StringVar(&config, "config", "tiny", "config file (JSON) or preset name: tiny, b16, l16")
+			fs.StringVar(&out, "out", "runs/stage1", "run directory for checkpoints, metrics.jsonl and loss.png")
+			fs.StringVar(&resume, "resume", "", "checkpoint to continue from: a checkpoints/ directory (follows 'latest') or one step-N/ directory")
+			fs.StringVar(&device, "device", "auto", "compute backend: cpu, cuda, or auto (cuda when a GPU works, else cpu)")
+			fs.IntVar(&world, "world", 0, "data-parallel ranks, run in turn on this device with averaged gradients (overrides the config; 1 = plain single-device batches)")
+			fs.IntVar(&maxSteps, "max-steps", -1, "stop after this many steps (overrides the config; 0 = whole schedule)")
+			fs.IntVar(&logEvery, "log-every", -1, "steps between log lines (overrides the config)")
+			fs.IntVar(&threads, "threads", 0, "CPU threads (0 = all)")
+			fs.Int64Var(&seed, "seed", -1, "seed for data order, masks and drop path (overrides the config)")
+			fs.Float64Var(&peakGFLOPS, "peak-gflops", 0, "device peak float32 GFLOP/s for the MFU estimate (0 = estimate from the CPU or GPU model)")
+		},
+		Exec: func(args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected arguments %q", args)
+			}
+			if data == "" {
+				return usagef("--data is required (a dataset directory or gs:// prefix written by 'umt prep')")
+			}
+			cfg, err := stage1.LoadConfig(config)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			if world > 0 {
+				cfg.World = world
+			}
+			if maxSteps >= 0 {
+				cfg.MaxSteps = maxSteps
+			}
+			if logEvery >= 0 {
+				cfg.LogEvery = logEvery
+			}
+			if seed >= 0 {
+				cfg.Seed = uint64(seed)
+			}
+			if err := cfg.Validate(); err != nil {
+				return usagef("%v", err)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer stop()
+			ds, err := shard.Open(ctx, data)
+			if err != nil {
+				return fmt.Errorf("opening %s: %w", data, err)
+			}
+			defer ds.Close()
+			be, peak, closeBE, err := openTrainBackend(device, threads)
+			if err != nil {
+				return err
+			}
+			defer closeBE()
+			if peakGFLOPS > 0 {
+				peak = peakGFLOPS * 1e9
+			}
+			tr, err := stage1.New(be, cfg, ds, ds.Provenance(), stage1.Options{Out: out, Log: stdout, PeakFLOPS: peak})
+			if err != nil {
+				return err
+			}
+			defer tr.Close()
+			if resume != "" {
+				if err := tr.Resume(resume); err != nil {
+					return fmt.Errorf("resuming from %s: %w", resume, err)
+				}
+				dir, _ := ckpt.Resolve(resume)
+				fmt.Fprintf(stdout, "resumed from %s at step %d\n", dir, tr.Steps)
+			}
+			err = tr.Run(ctx)
+			if ctx.Err() != nil {
+				fmt.Fprintf(stdout, "interrupted at step %d; resume with --resume %s\n", tr.Steps, filepath.Join(out, "checkpoints"))
+				return nil
+			}
+			return err
+		},
+	})
+}
+
+// openTrainBackend picks the backend and its peak float32 FLOP/s for the MFU estimate.
+func openTrainBackend(device string, threads int) (kernels.Trainer, float64, func(), error) {
+	switch device {
+	case "cuda", "auto":
+		g, err := cuda.Open(cuda.Options{})
+		if err == nil {
+			return g, gpuPeak(g.Device()), func() { g.Close() }, nil
+		}
+		if device == "cuda" {
+			return nil, 0, nil, fmt.Errorf("--device cuda: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "no usable GPU (%v); training on the CPU\n", err)
+		fallthrough
+	case "cpu":
+		c := cpu.New(cpu.Options{Threads: threads})
+		return c, cpuPeak(c.Threads()), func() {}, nil
+	}
+	return nil, 0, nil, usagef("--device %q: want cpu, cuda or auto", device)
+}
+
+// cpuPeak estimates the float32 peak of threads cores from /proc/cpuinfo: the clock times 32
+// FLOP/cycle with AVX2+FMA (two 8-wide FMA units), 64 with AVX-512, 8 otherwise. 0 if unknown.
+func cpuPeak(threads int) float64 {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var mhz float64
+	perCycle := 8.0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "cpu MHz":
+			if mhz == 0 {
+				mhz, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+			}
+		case "flags":
+			fl := " " + v + " "
+			if strings.Contains(fl, " avx512f ") {
+				perCycle = 64
+			} else if strings.Contains(fl, " avx2 ") && strings.Contains(fl, " fma ") && perCycle < 32 {
+				perCycle = 32
+			}
+		}
+	}
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	return float64(threads) * mhz * 1e6 * perCycle
+}
+
+// gpuPeak is the dense float32 (non-tensor-core) peak of known GPUs; 0 if unknown.
+func gpuPeak(name string) float64 {
+	for _, g := range []struct {
+		sub  string
+		peak float64
+	}{{"H200", 67e12}, {"H100", 67e12}, {"A100", 19.5e12}, {"L4", 30e12}, {"A10", 31e12}} {
+		if strings.Contains(name, g.sub) {
+			return g.peak
+		}
+	}
+	return 0
+}
