@@ -1,0 +1,92 @@
+package vit
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/umt-dev/umt/kernels/cpu"
+)
+
+// TestModelGradientFD checks the whole backward pass with drop path active (which the
+// reference set, run at drop_path 0, does not cover): for sampled elements of every parameter
+// tensor the analytic gradient must match a central difference of the float32 loss with step
+// 1e-2. Rounding noise of the quotient is ~1e-7·loss/h ≈ 2e-5 and truncation O(h²), so the
+// tolerance is 2e-2 of the tensor's largest gradient, or 2e-4 absolute.
+func TestModelGradientFD(t *testing.T) {
+	cfg := Config{ImgSize: 32, Patch: 8, Frames: 2, Tubelet: 1, Dim: 16, Depth: 3, Heads: 2, MLPRatio: 2, ClipDim: 8, ReturnLayers: 2, DropPath: 0.5}
+	be := cpu.New(cpu.Options{Threads: 2})
+	r := rand.New(rand.NewPCG(1, 1))
+	flat := InitParams(cfg, 5)
+	for i := range flat {
+		flat[i] += float32(0.05 * r.NormFloat64()) // move LN/bias params off their init values
+	}
+	m, err := New(be, cfg, flat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	B, nv := 3, 6
+	b := Batch{B: B}
+	for i := 0; i < B; i++ {
+		toks := []int32{0, 3, 5, 16, 17, 30}
+		video := make([]float32, 3*cfg.Frames*cfg.ImgSize*cfg.ImgSize)
+		for j := range video {
+			video[j] = float32(r.NormFloat64())
+		}
+		p, _ := Patchify(cfg, video, toks)
+		b.Patches = append(b.Patches, p...)
+		b.Tokens = append(b.Tokens, toks...)
+	}
+	b.Targets = make([]float32, cfg.ReturnLayers*B*nv*cfg.ClipDim)
+	for i := 0; i < len(b.Targets); i += cfg.ClipDim {
+		var ss float64
+		for j := i; j < i+cfg.ClipDim; j++ {
+			b.Targets[j] = float32(r.NormFloat64())
+			ss += float64(b.Targets[j] * b.Targets[j])
+		}
+		for j := i; j < i+cfg.ClipDim; j++ {
+			b.Targets[j] /= float32(math.Sqrt(ss))
+		}
+	}
+	const key = 12345 // drop-path draws; with rate 0.5 some samples drop some branches
+	if _, err := m.Step(b, key); err != nil {
+		t.Fatal(err)
+	}
+	if !m.ws.dropOn {
+		t.Fatal("drop path is not active")
+	}
+	grads, _ := m.DownloadGrads()
+	w := be.Data(m.w)
+	loss := func() float64 {
+		if err := m.Forward(b, true, key); err != nil {
+			t.Fatal(err)
+		}
+		l, err := m.Loss(b.Targets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	const h = 1e-2
+	for _, p := range m.Params() {
+		var scale float64
+		for _, g := range grads[p.Off : p.Off+p.Len] {
+			scale = math.Max(scale, math.Abs(float64(g)))
+		}
+		tol := math.Max(2e-2*scale, 2e-4)
+		for s := 0; s < 3; s++ {
+			i := p.Off + r.IntN(p.Len)
+			x0 := w[i]
+			w[i] = x0 + h
+			lp := loss()
+			w[i] = x0 - h
+			lm := loss()
+			w[i] = x0
+			fd := (lp - lm) / (2 * h)
+			if d := math.Abs(fd - float64(grads[i])); d > tol {
+				t.Errorf("%s[%d]: analytic %.6g, finite difference %.6g (|diff| %.3g > %.3g)", p.Name, i-p.Off, grads[i], fd, d, tol)
+			}
+		}
+	}
+}
