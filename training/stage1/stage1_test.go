@@ -172,6 +172,16 @@ func TestDeterministicResume(t *testing.T) {
 		}
 	}
 	b.Close()
+	c2 := c
+	c2.BatchSize = 1
+	d, err := New(be, c2, memSource(rows), p, Options{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Resume(filepath.Join(out, "checkpoints")); err == nil {
+		t.Error("resuming with another batch size succeeded")
+	}
+	d.Close()
 	if s := be.Stats(); s.LiveBytes != 0 {
 		t.Errorf("%d bytes live after Close", s.LiveBytes)
 	}

@@ -119,6 +119,17 @@ func (t *Trainer) Resume(path string) error {
 	if ck.State.Model != t.Cfg.Model {
 		return fmt.Errorf("stage1: checkpoint model %+v differs from the config's %+v", ck.State.Model, t.Cfg.Model)
 	}
+	var run Config
+	if err := json.Unmarshal(ck.State.Run, &run); err != nil {
+		return fmt.Errorf("stage1: checkpoint run config: %w", err)
+	}
+	// These fix the data order and the schedule: resuming with others would not continue the run.
+	if run.BatchSize != t.Cfg.BatchSize || run.World != t.Cfg.World || run.Seed != t.Cfg.Seed ||
+		run.Epochs != t.Cfg.Epochs || run.WarmupEpochs != t.Cfg.WarmupEpochs || run.Masks != t.Cfg.Masks {
+		return fmt.Errorf("stage1: checkpoint was trained with batch_size %d, world %d, seed %d, epochs %d/%d warmup, masks %s; resume with the same values (this config: %d, %d, %d, %d/%d, %s)",
+			run.BatchSize, run.World, run.Seed, run.Epochs, run.WarmupEpochs, run.Masks,
+			t.Cfg.BatchSize, t.Cfg.World, t.Cfg.Seed, t.Cfg.Epochs, t.Cfg.WarmupEpochs, t.Cfg.Masks)
+	}
 	be := t.Model.Backend()
 	be.Upload(t.Model.Weights(), ck.Weights)
 	if err := be.Sync(); err != nil {
