@@ -176,7 +176,7 @@ func (b *Backend) QuickGELU(y, x kernels.Buf) {
 func quickGELU(y, x []float32) {
 	y = y[:len(x)]
 	for i, v := range x {
-		y[i] = float32(float64(v) / (1 + expf(-1.702*float64(v))))
+		y[i] = float32(float64(v) / (1 + expCore(clampExp(-1.702*float64(v)))))
 	}
 }
 
@@ -258,7 +258,7 @@ func softmaxRow(y, x []float32) {
 	}
 	var s float32
 	for i, v := range x {
-		e := exp32(v - m)
+		e := float32(expCore(clampExp(float64(v - m))))
 		y[i] = e
 		s += e
 	}
