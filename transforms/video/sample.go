@@ -285,16 +285,22 @@ func (s *sampling) scanPackets() error {
 }
 
 // shouldSeek decides whether seeking to the keyframe before tick saves decoding from pos.
-func (s *sampling) shouldSeek(tick, pos int64) bool {
+// lastKF is the keyframe of the previous seek: index timestamps are decode times and may sit
+// on another timeline than frame pts (edit lists), so a seek must always move forward in the
+// index, never repeat, or decoding would loop.
+func (s *sampling) shouldSeek(tick, pos, lastKF int64) (bool, int64) {
 	if !s.useSeek {
-		return false
+		return false, lastKF
 	}
 	st := s.in.st
 	if indexCount(st) > 0 {
 		kf := keyframeBefore(st, tick)
-		return kf != math.MinInt64 && kf > pos
+		return kf != math.MinInt64 && kf > pos && kf > lastKF, kf
 	}
-	return float64(tick-pos)*ratFloat(st.TimeBase()) > 2.0
+	if float64(tick-pos)*ratFloat(st.TimeBase()) > 2.0 && tick > lastKF {
+		return true, tick
+	}
+	return false, lastKF
 }
 
 // fallback restarts the call as a sequential pass from the beginning.
@@ -306,9 +312,10 @@ func (s *sampling) fallback() error {
 
 func (s *sampling) decode(wants []want) error {
 	i := 0
-	have, justSeeked := false, false
+	have, justSeeked, retried := false, false, false
 	var cur int64
 	pos := s.streamStart // where decoding continues from when nothing was decoded yet
+	lastKF, seekedFor := int64(math.MinInt64), -1
 	for i < len(wants) {
 		w := wants[i]
 		if have && cur >= w.tick {
@@ -322,7 +329,12 @@ func (s *sampling) decode(wants []want) error {
 		if have {
 			from = cur
 		}
-		if !justSeeked && s.shouldSeek(w.tick, from) {
+		seekNow, kf := false, lastKF
+		if !justSeeked && seekedFor != i {
+			seekNow, kf = s.shouldSeek(w.tick, from, lastKF)
+		}
+		if seekNow {
+			lastKF, seekedFor, retried = kf, i, false
 			if err := s.dec.seek(w.tick); err != nil {
 				if s.cfg.Seek == "always" {
 					return newErr(ErrUnsupported, s.src.name, err, "seeking failed")
@@ -330,7 +342,7 @@ func (s *sampling) decode(wants []want) error {
 				if err := s.fallback(); err != nil {
 					return err
 				}
-				have, pos = false, s.streamStart
+				have, pos, lastKF = false, s.streamStart, math.MinInt64
 				continue
 			}
 			have, justSeeked, s.haveLast = false, true, false
@@ -350,12 +362,23 @@ func (s *sampling) decode(wants []want) error {
 		if justSeeked {
 			justSeeked = false
 			if p > w.tick && p > s.streamStart && s.cfg.Seek != "always" {
-				// The seek landed after its target (an index that lies, or a demuxer that
-				// resyncs late): frames in between may exist, so restart sequentially.
+				// The seek landed after its target. Index times are decode times, so with
+				// B-frames the keyframe found for a pts target can be shown after it: step
+				// back one keyframe, once. If that lands late too, the index or the demuxer
+				// cannot be trusted (frames in between may exist): restart sequentially.
+				if !retried && indexCount(s.in.st) > 0 {
+					retried = true
+					if kf2 := keyframeBefore(s.in.st, lastKF-1); kf2 != math.MinInt64 && kf2 < lastKF {
+						if err := s.dec.seek(kf2); err == nil {
+							lastKF, justSeeked, s.haveLast = kf2, true, false
+							continue
+						}
+					}
+				}
 				if err := s.fallback(); err != nil {
 					return err
 				}
-				have, pos, s.haveLast = false, s.streamStart, false
+				have, pos, s.haveLast, lastKF = false, s.streamStart, false, math.MinInt64
 				continue
 			}
 		}
