@@ -26,6 +26,13 @@ type decoder struct {
 	decoded    int64 // raw bytes of decoded pictures, against Limits.MaxDecodedBytes
 	frames     int   // frames decoded
 	maxBytes   int64
+
+	// skipBefore lets the decoder drop non-reference frames of packets whose pts is below it
+	// (pre-roll towards a target: such a frame can never be the one selected, and nothing
+	// references it). noPTS disables. maxSkipped is the latest pts dropped so far.
+	skipBefore int64
+	skipping   bool
+	maxSkipped int64
 }
 
 func newDecoder(in *input, threads int, lim Limits) (*decoder, error) {
@@ -34,7 +41,7 @@ func newDecoder(in *input, threads int, lim Limits) (*decoder, error) {
 	if codec == nil {
 		return nil, newErr(ErrUnsupported, in.src.name, nil, "no decoder for codec %q in this FFmpeg build", cp.CodecID().Name())
 	}
-	d := &decoder{in: in, maxBytes: lim.MaxDecodedBytes}
+	d := &decoder{in: in, maxBytes: lim.MaxDecodedBytes, skipBefore: noPTS, maxSkipped: noPTS}
 	d.cc = astiav.AllocCodecContext(codec)
 	if d.cc == nil {
 		return nil, errors.New("video: out of memory allocating a codec context")
@@ -151,6 +158,15 @@ func (d *decoder) next() error {
 			d.pkt.Unref()
 			continue
 		}
+		p := d.pkt.Pts()
+		skip := d.skipBefore != noPTS && p != noPTS && p < d.skipBefore
+		if skip != d.skipping {
+			C.umt_set_skip_frame((*C.AVCodecContext)(cPtr(d.cc)), boolInt(skip))
+			d.skipping = skip
+		}
+		if skip && p > d.maxSkipped {
+			d.maxSkipped = p
+		}
 		err = d.cc.SendPacket(d.pkt)
 		d.pkt.Unref()
 		if err != nil && !errors.Is(err, astiav.ErrEagain) {
@@ -165,5 +181,13 @@ func (d *decoder) seek(tick int64) error {
 	C.umt_flush((*C.AVCodecContext)(cPtr(d.cc)))
 	d.flushed = false
 	d.last.Unref()
+	d.maxSkipped = noPTS
 	return err
+}
+
+func boolInt(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -74,6 +74,7 @@ type sampling struct {
 	truncated   bool // the index points past the end of the file
 	useSeek     bool
 	fellBack    bool
+	noSkip      bool // decode every frame (set after a skipped frame turned out to be the last)
 	streamStart int64
 	decodeErrs  int
 	frames      int
@@ -347,8 +348,22 @@ func (s *sampling) decode(wants []want) error {
 			}
 			have, justSeeked, s.haveLast = false, true, false
 		}
+		s.dec.skipBefore = noPTS
+		if !s.noSkip {
+			s.dec.skipBefore = w.tick
+		}
 		err := s.dec.next()
 		if err == io.EOF {
+			if s.dec.maxSkipped != noPTS && (!s.haveLast || s.dec.maxSkipped > pts(s.dec.last)) {
+				// A dropped non-reference frame would have been the last one shown: decode
+				// the tail again without dropping anything.
+				s.noSkip = true
+				if err := s.fallback(); err != nil {
+					return err
+				}
+				have, pos, s.haveLast, lastKF = false, s.streamStart, false, math.MinInt64
+				continue
+			}
 			return s.atEOF(wants[i:])
 		}
 		if err != nil {

@@ -232,3 +232,9 @@ void umt_set_pkt_timebase(AVCodecContext *c, int num, int den) {
 	c->pkt_timebase.num = num;
 	c->pkt_timebase.den = den;
 }
+
+// umt_set_skip_frame makes the decoder drop non-reference frames (AVDISCARD_NONREF) or
+// decode everything (AVDISCARD_DEFAULT).
+void umt_set_skip_frame(AVCodecContext *c, int nonref) {
+	c->skip_frame = nonref ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+}

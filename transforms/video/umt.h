@@ -58,3 +58,4 @@ int umt_convert(umt_conv *c, const AVFrame *f, int mode, int scW, int scH, int f
                 int cropX, int cropY, int outW, int outH, uint8_t *dst);
 #endif
 void umt_set_pkt_timebase(AVCodecContext *c, int num, int den);
+void umt_set_skip_frame(AVCodecContext *c, int nonref);
