@@ -258,7 +258,12 @@ func (b *Backend) ok(errs ...error) bool {
 }
 
 // arg kinds for launch: device pointers are uint64, C int is int32, i64 is int64.
+// A launch after a recorded error (an operand that failed dptr, say) is skipped: it would
+// otherwise run with a null pointer and poison the context with an illegal-address fault.
 func (b *Backend) launch(name string, grid, block [3]int, args ...any) {
+	if b.err != nil {
+		return
+	}
 	f, found := b.fns[name]
 	if !found {
 		b.fail(fmt.Errorf("cuda: kernel %s not loaded", name))

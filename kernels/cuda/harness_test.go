@@ -25,6 +25,16 @@ func gpuOrSkip(tb testing.TB, o Options) *Backend {
 	return b
 }
 
+// quick returns all, or only its first n entries when the tests run on the emulator in its
+// default (quick) mode: the emulator runs every CUDA thread as an OS thread, so the largest
+// shapes take minutes there. UMT_SOAK=1 runs them all.
+func quick[T any](all []T, n int) []T {
+	if emulated && !emuFull && n < len(all) {
+		return all[:n]
+	}
+	return all
+}
+
 // pair is one logical tensor on both backends: [0] GPU, [1] CPU.
 type pair [2]kernels.Buf
 

@@ -125,27 +125,28 @@ extern "C" __global__ void l2norm_fwd(float* y, const float* x, int rows, int di
   for (int i = lane; i < dim; i += 32) yr[i] = xr[i] * inv;
 }
 
-// l2norm_bwd: with n = ||x||: dx = dy/n - x (x.dy)/n^3 when n > eps, else dx = dy/eps (the
-// clamp makes the norm a constant there).
+// l2norm_bwd: with n = ||x||: dx = (dy - x (x.dy)/n^2) / n when n > eps, else dx = dy/eps (the
+// clamp makes the norm a constant there). Sums and the per-element combination in float64:
+// dy and x (x.dy)/n^2 nearly cancel when dy is almost parallel to x (always, at dim 1).
 extern "C" __global__ void l2norm_bwd(float* dx, const float* dy, const float* x, int rows, int dim, float eps) {
   int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   if (row >= rows) return;
   const float* xr = x + (i64)row * dim;
   const float* dyr = dy + (i64)row * dim;
   float* dxr = dx + (i64)row * dim;
-  float ss = 0.f, xd = 0.f;
+  double ss = 0.0, xd = 0.0;
   for (int i = lane; i < dim; i += 32) {
-    ss += xr[i] * xr[i];
-    xd += xr[i] * dyr[i];
+    ss += (double)xr[i] * xr[i];
+    xd += (double)xr[i] * dyr[i];
   }
-  float n = sqrtf(warp_sum(ss));
-  xd = warp_sum(xd);
+  double n = sqrt(warp_sum_d(ss));
+  xd = warp_sum_d(xd);
   if (n > eps) {
-    float inv = 1.0f / n, k = xd * inv * inv * inv;
-    for (int i = lane; i < dim; i += 32) dxr[i] = dyr[i] * inv - xr[i] * k;
+    double inv = 1.0 / n, c = xd * inv * inv;
+    for (int i = lane; i < dim; i += 32) dxr[i] = (float)((dyr[i] - xr[i] * c) * inv);
   } else {
-    float inv = 1.0f / eps;
-    for (int i = lane; i < dim; i += 32) dxr[i] = dyr[i] * inv;
+    double inv = 1.0 / eps;
+    for (int i = lane; i < dim; i += 32) dxr[i] = (float)(dyr[i] * inv);
   }
 }
 
