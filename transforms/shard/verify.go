@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -87,7 +88,10 @@ func openMapped(data []byte, mem memory.Allocator) (fr *ipc.FileReader, err erro
 			fr, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, x)
 		}
 	}()
-	fr, err = ipc.NewMappedFileReader(data, ipc.WithAllocator(mem))
+	if err := checkIPC(bytes.NewReader(data), int64(len(data))); err != nil {
+		return nil, err
+	}
+	fr, err = ipc.NewMappedFileReader(data, ipc.WithAllocator(capped(mem)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a readable Arrow file: %v", ErrCorrupt, err)
 	}
@@ -100,7 +104,10 @@ func openReaderAt(r io.ReaderAt, size int64, mem memory.Allocator) (fr *ipc.File
 			fr, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, x)
 		}
 	}()
-	fr, err = ipc.NewFileReader(io.NewSectionReader(r, 0, size), ipc.WithAllocator(mem))
+	if err := checkIPC(r, size); err != nil {
+		return nil, err
+	}
+	fr, err = ipc.NewFileReader(io.NewSectionReader(r, 0, size), ipc.WithAllocator(capped(mem)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a readable Arrow file: %v", ErrCorrupt, err)
 	}
