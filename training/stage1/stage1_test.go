@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/umt-dev/umt/internal/testenv"
@@ -263,5 +264,62 @@ func TestWorldIsDataParallel(t *testing.T) {
 	}
 	if maxErr > 1e-5*maxRef {
 		t.Fatalf("averaged gradients differ from the joint batch's: max err %.3g, max|ref| %.3g", maxErr, maxRef)
+	}
+}
+
+// failingSource fails the first read of one row.
+type failingSource struct {
+	memSource
+	mu   sync.Mutex
+	row  int
+	done bool
+}
+
+func (f *failingSource) Row(ctx context.Context, i int) (schemas.ClipRow, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if i == f.row && !f.done {
+		f.done = true
+		return schemas.ClipRow{}, fmt.Errorf("injected read failure of row %d", i)
+	}
+	return f.memSource.Row(ctx, i)
+}
+
+// TestFailedStepRewindsData: when rank 1's read fails after rank 0 took its batch, the step
+// fails without counting, every loader is put back, and the retried step sees the batch the
+// uninterrupted run saw.
+func TestFailedStepRewindsData(t *testing.T) {
+	c := tinyConfig(t)
+	c.World, c.BatchSize = 2, 1
+	p, rows := synthRows(t, 6, 0, 3)
+	be := cpu.New(cpu.Options{})
+	ref, _ := New(be, c, memSource(rows), p, Options{InitSeed: 2})
+	defer ref.Close()
+	var want []Metrics
+	for i := 0; i < 2; i++ {
+		m, err := ref.Step(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, m)
+	}
+	src := &failingSource{memSource: rows, row: want[1].Indices[1]}
+	tr, _ := New(be, c, src, p, Options{InitSeed: 2})
+	defer tr.Close()
+	if _, err := tr.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Step(context.Background()); err == nil {
+		t.Fatal("injected failure not reported")
+	}
+	if tr.Steps != 1 {
+		t.Fatalf("a failed step counted: %d steps", tr.Steps)
+	}
+	m, err := tr.Step(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(m.Indices) != fmt.Sprint(want[1].Indices) || m.Loss != want[1].Loss {
+		t.Fatalf("retried step read %v (loss %v), uninterrupted run %v (loss %v)", m.Indices, m.Loss, want[1].Indices, want[1].Loss)
 	}
 }

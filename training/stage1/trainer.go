@@ -176,6 +176,21 @@ func (t *Trainer) TotalSteps() int {
 // Step runs one optimiser step: forward and backward of every rank's batch, averaged
 // gradients, optional clipping, AdamW at the scheduled lr.
 func (t *Trainer) Step(ctx context.Context) (Metrics, error) {
+	pos := t.Loads[0].Position()
+	m, err := t.step(ctx)
+	if err != nil {
+		// Some ranks may have consumed their batch: put every loader back, so that a retry or a
+		// checkpoint taken now continues with exactly this step's data.
+		for _, l := range t.Loads {
+			if serr := l.Seek(pos); serr != nil {
+				return m, fmt.Errorf("%w (and rewinding the loader failed: %v)", err, serr)
+			}
+		}
+	}
+	return m, err
+}
+
+func (t *Trainer) step(ctx context.Context) (Metrics, error) {
 	start := time.Now()
 	m := Metrics{Step: t.Steps + 1}
 	t.Model.ZeroGrads()
