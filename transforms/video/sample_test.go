@@ -130,6 +130,15 @@ func TestDeadline(t *testing.T) {
 	if _, err := Sample(ctx, slow, cfg); Class(err) != "timeout" {
 		t.Fatalf("cancelled: err %v, want class timeout", err)
 	}
+	// a local file: decoding 4K frames one by one outlasts a 100 ms deadline
+	cfg.Deadline = 100 * time.Millisecond
+	start = time.Now()
+	if _, err := Sample(context.Background(), FileSource(corpusFile(t, "synthetic/h264_4k_3840x2160_25fps_1s.mp4")), cfg); Class(err) != "timeout" {
+		t.Fatalf("4K file with 100 ms: err %v, want class timeout", err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("deadline 100ms on a file took %v to fire", el)
+	}
 	assertNoLiveObjects(t)
 }
 
@@ -247,4 +256,41 @@ func TestRenderModesVsFFmpeg(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With the format list off, MPEG-TS is sought like MP4. FFmpeg 5.1's TS seek can land after
+// the keyframe (the decoder then resumes at the next one), which only the overshoot check can
+// notice. Over many random targets in a generated 12 s TS file (GOP 15), seeking must give
+// exactly the frames of a sequential pass.
+func TestSeekOvershootFallback(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Fatalf("ffmpeg CLI needed (scripts/setup.sh): %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "gop15.ts")
+	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=12",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-bf", "2", "-pix_fmt", "yuv420p", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	seqByFormat = false
+	defer func() { seqByFormat = true }()
+	modes := map[string]int{}
+	for seed := uint64(0); seed < 6; seed++ {
+		cfg := DefaultSampleConfig()
+		cfg.Sampler, cfg.Seed, cfg.Size, cfg.Frames = "rand", seed, 32, 8
+		a, err := Sample(context.Background(), FileSource(path), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		modes[a.SeekMode]++
+		cfg.Seek = "never"
+		b, err := Sample(context.Background(), FileSource(path), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(a.PTS) != fmt.Sprint(b.PTS) || !bytes.Equal(a.Frames, b.Frames) {
+			t.Errorf("seed %d: seek (%s) pts %v, sequential pts %v", seed, a.SeekMode, a.PTS, b.PTS)
+		}
+	}
+	t.Logf("seek modes over 6 calls: %v", modes)
 }
