@@ -21,6 +21,9 @@ type Options struct {
 	BatchSize int    // rows per batch on this rank
 	Prefetch  int    // batches read ahead in the background; 0 means 2
 	Workers   int    // goroutines reading rows of one batch; 0 means 4
+	// EpochBatches caps the batches taken per epoch (0 = all): UMT's loop stops each epoch
+	// after len(dataset) // batch // world steps, skipping the rest of the rank's partition.
+	EpochBatches int
 }
 
 // Position is where the loader stands: the next batch it returns is batch Offset of epoch Epoch.
@@ -70,6 +73,8 @@ func New[R any](src Source[R], o Options) (*Loader[R], error) {
 		return nil, fmt.Errorf("loader: batch size %d must be positive", o.BatchSize)
 	case src.Len() == 0:
 		return nil, fmt.Errorf("loader: the dataset has no rows")
+	case o.EpochBatches < 0:
+		return nil, fmt.Errorf("loader: EpochBatches %d must be >= 0", o.EpochBatches)
 	}
 	l := &Loader[R]{src: src, opt: o, pos: Position{Seed: o.Seed}}
 	if l.BatchesPerEpoch() == 0 {
@@ -81,8 +86,15 @@ func New[R any](src Source[R], o Options) (*Loader[R], error) {
 // PerRank is the number of samples each rank sees per epoch: ceil(Len/World).
 func (l *Loader[R]) PerRank() int { return (l.src.Len() + l.opt.World - 1) / l.opt.World }
 
-// BatchesPerEpoch is PerRank/BatchSize (the incomplete last batch is dropped).
-func (l *Loader[R]) BatchesPerEpoch() int { return l.PerRank() / l.opt.BatchSize }
+// BatchesPerEpoch is PerRank/BatchSize (the incomplete last batch is dropped), capped by
+// EpochBatches.
+func (l *Loader[R]) BatchesPerEpoch() int {
+	n := l.PerRank() / l.opt.BatchSize
+	if l.opt.EpochBatches > 0 && l.opt.EpochBatches < n {
+		n = l.opt.EpochBatches
+	}
+	return n
+}
 
 // EpochIndices returns this rank's dataset indices of an epoch, in order: the global
 // permutation padded by wrap-around to a multiple of World, then every World-th element

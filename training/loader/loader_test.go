@@ -171,3 +171,22 @@ func TestPrefetchRunsAhead(t *testing.T) {
 	}
 	l.Close()
 }
+
+// TestEpochBatchesCap: with a cap the loader moves to the next epoch after that many batches,
+// and those batches are the first ones of the uncapped epoch.
+func TestEpochBatchesCap(t *testing.T) {
+	src := &memSource{n: 10}
+	full, _ := New[int](src, Options{Seed: 4, BatchSize: 2})
+	defer full.Close()
+	capped, _ := New[int](src, Options{Seed: 4, BatchSize: 2, EpochBatches: 3})
+	defer capped.Close()
+	if capped.BatchesPerEpoch() != 3 || full.BatchesPerEpoch() != 5 {
+		t.Fatalf("batches per epoch %d and %d", capped.BatchesPerEpoch(), full.BatchesPerEpoch())
+	}
+	a, b := take(t, full, 10), take(t, capped, 6)
+	for i, want := range []string{a[0], a[1], a[2], a[5], a[6], a[7]} {
+		if b[i] != want {
+			t.Fatalf("capped batch %d = %s, want %s", i, b[i], want)
+		}
+	}
+}

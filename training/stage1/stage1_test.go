@@ -323,3 +323,31 @@ func TestFailedStepRewindsData(t *testing.T) {
 		t.Fatalf("retried step read %v (loss %v), uninterrupted run %v (loss %v)", m.Indices, m.Loss, want[1].Indices, want[1].Loss)
 	}
 }
+
+// TestStepsPerEpochAsUMT: an epoch is len(dataset) // batch // world steps (10 // 1 // 3 = 3,
+// although each rank's padded partition holds 4 clips), and the schedule spans epochs × that.
+func TestStepsPerEpochAsUMT(t *testing.T) {
+	c := tinyConfig(t)
+	c.World, c.BatchSize, c.Epochs, c.WarmupEpochs = 3, 1, 4, 1
+	p, rows := synthRows(t, 10, 0, 9)
+	tr, err := New(cpu.New(cpu.Options{}), c, memSource(rows), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if got := tr.Loads[0].BatchesPerEpoch(); got != 3 {
+		t.Fatalf("%d steps per epoch, want 3", got)
+	}
+	if tr.Sched.Total != 12 || tr.Sched.Warmup != 3 {
+		t.Fatalf("schedule %+v, want 12 iterations with 3 of warmup", tr.Sched)
+	}
+	for i := 0; i < 4; i++ {
+		m, err := tr.Step(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i / 3; m.Epoch != want {
+			t.Fatalf("step %d in epoch %d, want %d", i+1, m.Epoch, want)
+		}
+	}
+}

@@ -69,8 +69,14 @@ func New(be kernels.Trainer, c Config, src loader.Source[schemas.ClipRow], p sch
 			l.Close()
 		}
 	}
+	// UMT's epoch is len(dataset) // batch_size // world steps; the rest of each rank's
+	// partition is skipped (the engine's `if step >= num_training_steps_per_epoch: continue`).
+	iters := src.Len() / c.BatchSize / c.World
+	if iters == 0 {
+		return nil, fmt.Errorf("stage1: %d clips give no full step of %d clips × %d ranks; lower batch_size or world", src.Len(), c.BatchSize, c.World)
+	}
 	for r := 0; r < c.World; r++ {
-		ld, err := loader.New(src, loader.Options{Seed: c.Seed, Rank: r, World: c.World, BatchSize: c.BatchSize})
+		ld, err := loader.New(src, loader.Options{Seed: c.Seed, Rank: r, World: c.World, BatchSize: c.BatchSize, EpochBatches: iters})
 		if err != nil {
 			closeAll()
 			return nil, err
