@@ -38,10 +38,15 @@
 //
 // # Decoding
 //
-// For each target the demuxer seeks to the keyframe before it and decodes forward; targets
-// that share a GOP reuse one forward pass. Containers whose seeking FFmpeg 5.1 gets wrong
-// (MPEG-TS, raw elementary streams, Ogg) are decoded sequentially, and any seek that lands
-// after its target (a broken index) switches the call to a sequential pass from the start.
+// For each target the demuxer seeks to the keyframe before it (only when that keyframe lies
+// beyond the current position) and decodes forward; targets that share a GOP reuse one
+// forward pass. While decoding towards a target, non-reference frames whose packets are
+// earlier than the target are dropped by the decoder (they can be neither selected nor
+// referenced). Containers whose seeking FFmpeg 5.1 gets wrong (MPEG-TS, raw elementary
+// streams, Ogg) are decoded sequentially. A seek whose first frame comes after its target
+// steps back one keyframe (index times are decode times), and if that lands late too the call
+// restarts as a sequential pass (Clip.SeekMode "seek+sequential"). Files without a duration
+// (WebM written to a pipe) get one from a demux-only pass over packet timestamps.
 //
 // Rendering reproduces ffmpeg's filter chain "transpose (autorotate) → scale (one swscale
 // call to RGB24 at the scaled size, colour matrix and range from the frame's tags) → crop":
@@ -52,8 +57,18 @@
 // # Resources
 //
 // Every call owns its FFmpeg objects and frees them on every path (LiveObjects counts them);
+// a ReaderSource's ReadAt is called only while the deadline has not passed, but a ReadAt that
+// blocks forever cannot be interrupted: give it its own deadline (e.g. a GCS reader's ctx);
 // a deadline (SampleConfig.Deadline, else DefaultDeadline, and the context) is enforced by
 // FFmpeg's interrupt callback during I/O and checked between packets; Limits bound picture
 // size, duration, decoded bytes and output bytes. Calls are independent and safe to run
 // concurrently.
+//
+// # Tests
+//
+// go test ./transforms/video/ runs the corpus (UMT_VIDEOS, default testdata/videos) checks,
+// sampler goldens, fuzz seeds, a short leak loop and an 8-goroutine test (about 1–2 min on
+// the 2-core box; run it with -race too). UMT_SOAK=1 makes the leak loop the full 200
+// passes over the corpus. Benchmarks: go test ./transforms/video/ -run '^$' -bench .
+// (see docs/bench/video.md).
 package video

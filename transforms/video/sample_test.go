@@ -294,3 +294,32 @@ func TestSeekOvershootFallback(t *testing.T) {
 	}
 	t.Logf("seek modes over 6 calls: %v", modes)
 }
+
+func TestSeekerSource(t *testing.T) {
+	path := corpusFile(t, "synthetic/h264_main_bf3_1280x720_30fps_moovend_aac.mp4")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src, err := SeekerSource("bf3.mp4", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultSampleConfig()
+	cfg.Size = 64
+	a, err := Sample(context.Background(), src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Sample(context.Background(), FileSource(path), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Frames, b.Frames) {
+		t.Errorf("SeekerSource and FileSource differ")
+	}
+	if a.Info.Container != "mp4" {
+		t.Errorf("container %q from the name's extension, want mp4", a.Info.Container)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // Source is where a video's bytes come from: a local file (opened by FFmpeg's own file
@@ -90,4 +91,33 @@ func (s Source) readerAt() (io.ReaderAt, func(), error) {
 		return nil, nil, fmt.Errorf("open %s: %w", s.path, err)
 	}
 	return f, func() { f.Close() }, nil
+}
+
+// SeekerSource reads an io.ReadSeeker (an *os.File, a seekable HTTP body wrapper, ...); its
+// size is found by seeking to the end. Reads are serialised, so r is used by one goroutine
+// at a time.
+func SeekerSource(name string, r io.ReadSeeker) (Source, error) {
+	size, err := r.Seek(0, io.SeekEnd)
+	if err != nil {
+		return Source{}, newErr(ErrMissing, name, err, "cannot seek the reader to find its size")
+	}
+	return ReaderSource(name, &seekerAt{r: r}, size), nil
+}
+
+type seekerAt struct {
+	mu sync.Mutex
+	r  io.ReadSeeker
+}
+
+func (s *seekerAt) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.r.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := io.ReadFull(s.r, p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
 }
