@@ -137,6 +137,23 @@ func TestTrainStage1CLI(t *testing.T) {
 			t.Fatalf("step %d: resumed run %v/%v, straight run %v/%v", i+1, resumed[i]["loss"], resumed[i]["indices"], straight[i]["loss"], straight[i]["indices"])
 		}
 	}
+	// Resuming again from the step-4 checkpoint replaces steps 5–6 in metrics.jsonl instead of
+	// appending duplicates.
+	code, log = capture(t, append(base, "--out", out, "--max-steps", "6", "--resume", filepath.Join(out, "checkpoints", "step-00000004"))...)
+	if code != 0 {
+		t.Fatalf("second resume exit %d:\n%s", code, log)
+	}
+	again := readMetrics(t, filepath.Join(out, "metrics.jsonl"))
+	if len(again) != 6 {
+		t.Fatalf("after a second resume metrics.jsonl has %d lines, want 6", len(again))
+	}
+	for i := range again {
+		for _, k := range []string{"step", "loss", "lr", "grad_norm", "indices"} {
+			if fmt.Sprint(again[i][k]) != fmt.Sprint(resumed[i][k]) {
+				t.Fatalf("line %d %s: %v after the second resume, %v before", i+1, k, again[i][k], resumed[i][k])
+			}
+		}
+	}
 	if code, _ := capture(t, "train", "stage1", "--config", "tiny"); code != 2 {
 		t.Errorf("missing --data: exit %d, want 2", code)
 	}

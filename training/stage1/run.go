@@ -1,11 +1,14 @@
 package stage1
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/umt-dev/umt/models/vit"
 )
 
 // Run trains until TotalSteps, logging every LogEvery steps, appending every step to
@@ -13,11 +16,15 @@ import (
 // Out/loss.png at the end. It returns early, after a checkpoint, when ctx is cancelled.
 func (t *Trainer) Run(ctx context.Context) error {
 	var mf *os.File
+	var past []Metrics // this run directory's earlier steps, for the loss curve
 	if t.opts.Out != "" {
 		if err := os.MkdirAll(t.opts.Out, 0o755); err != nil {
 			return err
 		}
 		var err error
+		if past, err = t.keepMetricsUpTo(filepath.Join(t.opts.Out, "metrics.jsonl")); err != nil {
+			return err
+		}
 		mf, err = os.OpenFile(filepath.Join(t.opts.Out, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
 			return err
@@ -65,11 +72,35 @@ func (t *Trainer) Run(ctx context.Context) error {
 			return err
 		}
 		t.logf("checkpoint %s", dir)
-		if err := PlotLoss(filepath.Join(t.opts.Out, "loss.png"), t.hist); err != nil {
+		if err := PlotLoss(filepath.Join(t.opts.Out, "loss.png"), append(past, t.hist...)); err != nil {
 			return err
 		}
 	}
 	return runErr
+}
+
+// keepMetricsUpTo rewrites a metrics file keeping only the records of steps ≤ t.Steps (a run
+// resumed from an earlier checkpoint repeats the later steps) and returns them.
+func (t *Trainer) keepMetricsUpTo(path string) ([]Metrics, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var keep []Metrics
+	var out bytes.Buffer
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var m Metrics
+		if len(bytes.TrimSpace(line)) == 0 || json.Unmarshal(line, &m) != nil || m.Step > t.Steps {
+			continue // a torn last line or a step the checkpoint does not include
+		}
+		keep = append(keep, m)
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+	return keep, vit.AtomicWrite(path, func(f *os.File) error { _, err := f.Write(out.Bytes()); return err })
 }
 
 // History returns the metrics of the steps run by this trainer.
