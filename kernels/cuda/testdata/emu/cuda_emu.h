@@ -1,11 +1,10 @@
 // A CPU emulation of the CUDA C subset the kernels use, so the kernel sources compile with a
 // host C++20 compiler and run on the CPU in tests (kernels/cuda/emu_test.go). Every CUDA
-// thread is an OS thread; blocks run one after another, so __shared__ can be a function-local
-// static; __syncthreads is a barrier over the block's threads and warp shuffles exchange
-// through a per-warp buffer between two barriers. Not a performance model: a correctness one.
+// thread is a fiber scheduled by driver.cc; blocks run one after another, so __shared__ can be
+// a function-local static; __syncthreads waits for every live thread of the block and a warp
+// shuffle for every live lane of the warp. Not a performance model: a correctness one.
 #pragma once
 #include <atomic>
-#include <barrier>
 #include <cmath>
 #include <cstdint>
 #include <cstring>

@@ -7,7 +7,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <thread>
+#include <ucontext.h>
+#include <algorithm>
 #include <vector>
 
 #include "cuda_emu.h"
@@ -20,23 +21,96 @@ static std::map<std::string, Tramp>& registry() {
 }
 void emu_register(const char* name, Tramp t) { registry()[name] = std::move(t); }
 
-struct Warp {
-  explicit Warp(int n) : bar(n) {}
-  std::barrier<> bar;
-  alignas(8) unsigned char buf[32][8];
+// Each CUDA thread of a block is a fiber (ucontext) on the calling OS thread; a scheduler runs
+// every runnable fiber until it blocks at __syncthreads or a warp shuffle or finishes. A warp's
+// shuffle completes when all its live lanes wait at one (the scheduler exchanges the values);
+// __syncthreads releases when every live thread of the block waits at it. Blocks run in turn.
+enum State { RUN, AT_SYNC, AT_SHFL, DONE };
+constexpr size_t kStack = 128 << 10;
+struct Fiber {
+  ucontext_t ctx;
+  State st = RUN;
+  int lin = 0;
+  dim3 tid;
+  std::unique_ptr<char[]> stack;  // uninitialised: only what the fiber touches is paged in
+  alignas(8) unsigned char val[8];
+  int size = 0, o = 0;
 };
-static std::barrier<>* g_block;
-static std::vector<std::unique_ptr<Warp>> g_warps;
-static thread_local int t_lin;
+static ucontext_t g_sched;
+static Fiber* g_cur;
+static Tramp* g_kernel;
+static void** g_params;
 
-void emu_syncthreads() { g_block->arrive_and_wait(); }
+void emu_syncthreads() {
+  g_cur->st = AT_SYNC;
+  swapcontext(&g_cur->ctx, &g_sched);
+}
 void emu_shfl(void* v, int size, int o) {
-  Warp& w = *g_warps[t_lin / 32];
-  int lane = t_lin % 32;
-  std::memcpy(w.buf[lane], v, size);
-  w.bar.arrive_and_wait();
-  std::memcpy(v, w.buf[lane ^ o], size);
-  w.bar.arrive_and_wait();
+  Fiber* f = g_cur;
+  std::memcpy(f->val, v, size);
+  f->size = size;
+  f->o = o;
+  f->st = AT_SHFL;
+  swapcontext(&f->ctx, &g_sched);
+  std::memcpy(v, f->val, size);
+}
+static void fiber_main() {
+  (*g_kernel)(g_params);
+  g_cur->st = DONE;  // uc_link returns to the scheduler
+}
+
+// run_block runs one block of fibers to completion; false on a deadlock (threads waiting at
+// different barriers), which a correct kernel never reaches.
+static bool run_block(std::vector<Fiber>& fs) {
+  for (auto& f : fs) {
+    f.st = RUN;
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = f.stack.get();
+    f.ctx.uc_stack.ss_size = kStack;
+    f.ctx.uc_link = &g_sched;
+    makecontext(&f.ctx, fiber_main, 0);
+  }
+  int nw = (int(fs.size()) + 31) / 32;
+  for (;;) {
+    for (auto& f : fs) {
+      if (f.st != RUN) continue;
+      g_cur = &f;
+      threadIdx = f.tid;
+      swapcontext(&g_sched, &f.ctx);
+    }
+    bool released = false;
+    for (int w = 0; w < nw; w++) {
+      int lo = w * 32, hi = std::min(int(fs.size()), lo + 32), waiting = 0, live = 0;
+      for (int i = lo; i < hi; i++) {
+        if (fs[i].st != DONE) live++;
+        if (fs[i].st == AT_SHFL) waiting++;
+      }
+      if (live == 0 || waiting != live) continue;
+      unsigned char tmp[32][8];
+      for (int i = lo; i < hi; i++) {
+        if (fs[i].st != AT_SHFL) continue;
+        int src = lo + ((i - lo) ^ fs[i].o);
+        const Fiber& from = (src < hi && fs[src].st == AT_SHFL) ? fs[src] : fs[i];
+        std::memcpy(tmp[i - lo], from.val, 8);
+      }
+      for (int i = lo; i < hi; i++)
+        if (fs[i].st == AT_SHFL) {
+          std::memcpy(fs[i].val, tmp[i - lo], 8);
+          fs[i].st = RUN;
+        }
+      released = true;
+    }
+    if (released) continue;
+    int live = 0, sync = 0;
+    for (auto& f : fs) {
+      if (f.st != DONE) live++;
+      if (f.st == AT_SYNC) sync++;
+    }
+    if (live == 0) return true;
+    if (sync != live) return false;
+    for (auto& f : fs)
+      if (f.st == AT_SYNC) f.st = RUN;
+  }
 }
 
 extern "C" {
@@ -81,30 +155,27 @@ int cuModuleGetFunction(void** f, void*, const char* name) {
 }
 int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned,
                    void*, void** params, void**) {
-  Tramp& k = *static_cast<Tramp*>(f);
   int n = bx * by * bz;
   if (n <= 0 || n > 1024 || gx == 0 || gy == 0 || gz == 0 || gy > 65535 || gz > 65535) return 1;  // INVALID_VALUE
-  std::barrier<> block(n);
-  g_block = &block;
-  g_warps.clear();
-  for (int w = 0; w * 32 < n; w++) g_warps.push_back(std::make_unique<Warp>(std::min(32, n - w * 32)));
-  std::vector<std::thread> ts;
+  g_kernel = static_cast<Tramp*>(f);
+  g_params = params;
+  std::vector<Fiber> fs(n);
   for (int t = 0; t < n; t++) {
-    ts.emplace_back([&, t] {
-      t_lin = t;
-      threadIdx = dim3{unsigned(t % bx), unsigned(t / bx % by), unsigned(t / (bx * by))};
-      blockDim = dim3{bx, by, bz};
-      gridDim = dim3{gx, gy, gz};
-      for (unsigned z = 0; z < gz; z++)
-        for (unsigned y = 0; y < gy; y++)
-          for (unsigned x = 0; x < gx; x++) {
-            blockIdx = dim3{x, y, z};
-            k(params);
-            block.arrive_and_wait();
-          }
-    });
+    fs[t].lin = t;
+    fs[t].tid = dim3{unsigned(t % bx), unsigned(t / bx % by), unsigned(t / (bx * by))};
+    fs[t].stack.reset(new char[kStack]);
   }
-  for (auto& t : ts) t.join();
+  blockDim = dim3{bx, by, bz};
+  gridDim = dim3{gx, gy, gz};
+  for (unsigned z = 0; z < gz; z++)
+    for (unsigned y = 0; y < gy; y++)
+      for (unsigned x = 0; x < gx; x++) {
+        blockIdx = dim3{x, y, z};
+        if (!run_block(fs)) {
+          std::fprintf(stderr, "CUDA emulator: deadlock in block (%u,%u,%u): threads wait at different barriers\n", x, y, z);
+          return 719;  // CUDA_ERROR_LAUNCH_FAILED
+        }
+      }
   return 0;
 }
 int cuGetErrorName(int, const char** s) { *s = "CUDA_ERROR_EMULATED"; return 0; }
