@@ -98,12 +98,9 @@ func (m *Model) headBackward(w *workspace, k, l int, dRes kernels.Buf) {
 
 // GradNorm returns the global L2 norm of the gradients, accumulated in float64.
 func (m *Model) GradNorm() (float64, error) {
-	if m.ws == nil {
-		m.workspaceFor(1, 1)
-	}
-	m.be.SumSquares(m.ws.gsq, m.g)
+	m.be.SumSquares(m.gsq, m.g)
 	s := make([]float32, 1)
-	if err := m.be.Download(s, m.ws.gsq); err != nil {
+	if err := m.be.Download(s, m.gsq); err != nil {
 		return 0, err
 	}
 	return math.Sqrt(float64(s[0])), nil

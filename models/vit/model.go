@@ -18,6 +18,7 @@ type Model struct {
 	ix     index
 	w, g   kernels.Buf // flat parameters and gradients, layout order
 	pe     kernels.Buf // [Tokens, Dim] encoder sinusoid table (also the clip_pos_embed table)
+	gsq    kernels.Buf // [1] squared gradient norm
 	ws     *workspace
 }
 
@@ -37,6 +38,7 @@ func New(be kernels.Trainer, cfg Config, flat []float32) (*Model, error) {
 	be.Upload(m.w, flat)
 	m.pe = be.Alloc(cfg.Tokens() * cfg.Dim)
 	be.Upload(m.pe, Sinusoid(cfg.Tokens(), cfg.Dim))
+	m.gsq = be.Alloc(1)
 	if err := be.Sync(); err != nil {
 		m.Close()
 		return nil, err
@@ -50,7 +52,7 @@ func (m *Model) Close() {
 		m.ws.free(m.be)
 		m.ws = nil
 	}
-	for _, b := range []*kernels.Buf{&m.w, &m.g, &m.pe} {
+	for _, b := range []*kernels.Buf{&m.w, &m.g, &m.pe, &m.gsq} {
 		if !b.IsZero() {
 			m.be.Free(*b)
 			*b = kernels.Buf{}
@@ -181,7 +183,6 @@ func (m *Model) workspaceFor(B, nv int) *workspace {
 	w.targets = a(K * M * C)
 	w.dout = a(K * M * C)
 	w.loss = a(1)
-	w.gsq = a(1)
 	w.dA = a(M * D)
 	w.dB = a(M * D)
 	w.dT = a(M * D)

@@ -145,6 +145,19 @@ func TestReferenceParity(t *testing.T) {
 	if n != len(StateNames(c)) {
 		t.Fatalf("checked %d gradients", n)
 	}
+	var ss float64
+	for _, p := range m.Params() {
+		for _, g := range r.get(t, r.io, "grad."+p.Name).F32 {
+			ss += float64(g) * float64(g)
+		}
+	}
+	gn, err := m.GradNorm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := math.Sqrt(ss); math.Abs(gn-want) > 1e-5*want {
+		t.Errorf("grad norm %.8g, reference gradients give %.8g", gn, want)
+	}
 	m.Close()
 	if s := be.Stats(); s.LiveBytes != 0 || s.LiveAllocs != 0 {
 		t.Errorf("backend holds %d bytes in %d allocations after Close", s.LiveBytes, s.LiveAllocs)
