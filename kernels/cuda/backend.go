@@ -19,9 +19,9 @@ type Options struct {
 }
 
 // Backend implements kernels.Backend and kernels.Trainer on one GPU. Create it with Open and
-// release it with Close. Like every backend it is used by one goroutine at a time; the CUDA
-// context is made current on the calling OS thread at the start of every method, so the
-// goroutine may move between threads.
+// release it with Close. Like every backend it is used by one goroutine at a time; every
+// driver and cuBLASLt call pins the goroutine to its OS thread and makes the context current
+// there first, so the goroutine may move between threads between calls.
 type Backend struct {
 	drv  *driver
 	dev  *device
@@ -60,14 +60,14 @@ type driverAlloc struct{ d *driver }
 
 func (a driverAlloc) alloc(bytes uint64) (uint64, error) {
 	p := new(uint64)
-	if err := a.d.check("cuMemAlloc", call(a.d.cuMemAlloc, hostPtr(unsafe.Pointer(p)), uintptr(bytes))); err != nil {
+	if err := a.d.check("cuMemAlloc", a.d.ccall(a.d.cuMemAlloc, hostPtr(unsafe.Pointer(p)), uintptr(bytes))); err != nil {
 		return 0, err
 	}
 	return *p, nil
 }
 
 func (a driverAlloc) free(ptr uint64) error {
-	return a.d.check("cuMemFree", call(a.d.cuMemFree, uintptr(ptr)))
+	return a.d.check("cuMemFree", a.d.ccall(a.d.cuMemFree, uintptr(ptr)))
 }
 
 // Open loads the CUDA libraries, initialises GPU o.Device, compiles (or loads from the cache)
@@ -96,7 +96,8 @@ func Open(o Options) (b *Backend, err error) {
 	if b.nv, err = LoadNVRTC(); err != nil {
 		return b, fmt.Errorf("cuda: %w", err)
 	}
-	if b.lt, err = loadCublasLt(); err != nil {
+	drv.pinned(func() { b.lt, err = loadCublasLt() })
+	if err != nil {
 		return b, fmt.Errorf("cuda: %w", err)
 	}
 	if err = b.loadKernels(); err != nil {
@@ -113,7 +114,7 @@ func Open(o Options) (b *Backend, err error) {
 	if b.errFlag, err = a.alloc(4); err != nil {
 		return b, fmt.Errorf("cuda: %w", err)
 	}
-	if err = drv.check("cuMemsetD32", call(drv.cuMemsetD32, uintptr(b.errFlag), 0, 1)); err != nil {
+	if err = drv.check("cuMemsetD32", drv.ccall(drv.cuMemsetD32, uintptr(b.errFlag), 0, 1)); err != nil {
 		return b, fmt.Errorf("cuda: %w", err)
 	}
 	return b, nil
@@ -143,14 +144,14 @@ func (b *Backend) loadKernels() error {
 			b.compiled++
 		}
 		mod := new(uintptr)
-		if err := b.drv.check("cuModuleLoadData("+p.file+")", call(b.drv.cuModuleLoadData, hostPtr(unsafe.Pointer(mod)), hostPtr(unsafe.Pointer(&img[0])))); err != nil {
+		if err := b.drv.check("cuModuleLoadData("+p.file+")", b.drv.ccall(b.drv.cuModuleLoadData, hostPtr(unsafe.Pointer(mod)), hostPtr(unsafe.Pointer(&img[0])))); err != nil {
 			return err
 		}
 		b.modules = append(b.modules, *mod)
 		for _, k := range p.kernels {
 			f := new(uintptr)
 			name := cStr(k)
-			if err := b.drv.check("cuModuleGetFunction("+k+")", call(b.drv.cuModuleGetFunction, hostPtr(unsafe.Pointer(f)), *mod, hostPtr(unsafe.Pointer(&name[0])))); err != nil {
+			if err := b.drv.check("cuModuleGetFunction("+k+")", b.drv.ccall(b.drv.cuModuleGetFunction, hostPtr(unsafe.Pointer(f)), *mod, hostPtr(unsafe.Pointer(&name[0])))); err != nil {
 				return err
 			}
 			b.fns[k] = *f
@@ -166,16 +167,17 @@ func (b *Backend) Close() error {
 	if b == nil || b.drv == nil {
 		return nil
 	}
-	b.enter()
-	first := b.drv.check("cuCtxSynchronize", call(b.drv.cuCtxSynchronize))
+	first := b.drv.check("cuCtxSynchronize", b.drv.ccall(b.drv.cuCtxSynchronize))
 	keep := func(err error) {
 		if first == nil {
 			first = err
 		}
 	}
-	for _, p := range b.plans {
-		b.lt.free(p)
-	}
+	b.drv.pinned(func() {
+		for _, p := range b.plans {
+			b.lt.free(p)
+		}
+	})
 	b.plans = map[gemmKey]*gemmPlan{}
 	if b.pool != nil {
 		keep(b.pool.release())
@@ -190,16 +192,17 @@ func (b *Backend) Close() error {
 		b.errFlag = 0
 	}
 	for _, m := range b.modules {
-		call(b.drv.cuModuleUnload, m)
+		b.drv.ccall(b.drv.cuModuleUnload, m)
 	}
 	b.modules = nil
 	if b.lt != nil && b.lt.handle != 0 {
-		call(b.lt.destroy, b.lt.handle)
+		b.drv.pinned(func() { call(b.lt.destroy, b.lt.handle) })
 		b.lt.handle = 0
 	}
 	if b.dev != nil && b.dev.ctx != 0 {
 		call(b.drv.cuDevicePrimaryCtxRelease, uintptr(b.dev.handle))
 		b.dev.ctx = 0
+		b.drv.ctx = 0
 	}
 	if b.stats.LiveAllocs > 0 {
 		keep(fmt.Errorf("cuda.Close: %d buffers (%d bytes) were never freed", b.stats.LiveAllocs, b.stats.LiveBytes))
@@ -227,13 +230,6 @@ func (b *Backend) SetPrecision(p Precision) { b.prec = p }
 // Precision is the current GEMM compute path.
 func (b *Backend) Precision() Precision { return b.prec }
 
-// enter makes the context current on this OS thread (goroutines migrate between threads).
-func (b *Backend) enter() {
-	if b.dev != nil && b.dev.ctx != 0 {
-		call(b.drv.cuCtxSetCurrent, b.dev.ctx)
-	}
-}
-
 // fail records the first error; later operations are skipped until Sync.
 func (b *Backend) fail(err error) {
 	if b.err == nil && err != nil {
@@ -241,7 +237,7 @@ func (b *Backend) fail(err error) {
 	}
 }
 
-// ok enters the context and reports whether an operation may run: no pending error and none
+// ok reports whether an operation may run: no pending error and none
 // among its argument checks (the first is recorded).
 func (b *Backend) ok(errs ...error) bool {
 	if b.err != nil {
@@ -253,7 +249,6 @@ func (b *Backend) ok(errs ...error) bool {
 			return false
 		}
 	}
-	b.enter()
 	return true
 }
 
@@ -292,7 +287,7 @@ func (b *Backend) launch(name string, grid, block [3]int, args ...any) {
 			return
 		}
 	}
-	r := call(b.drv.cuLaunchKernel, f, uintptr(grid[0]), uintptr(grid[1]), uintptr(grid[2]),
+	r := b.drv.ccall(b.drv.cuLaunchKernel, f, uintptr(grid[0]), uintptr(grid[1]), uintptr(grid[2]),
 		uintptr(block[0]), uintptr(block[1]), uintptr(block[2]), 0, 0, hostPtr(unsafe.Pointer(&b.argp[0])), 0)
 	if r != 0 {
 		b.fail(fmt.Errorf("cuda: launching %s (grid %v, block %v): %w", name, grid, block, b.drv.check("cuLaunchKernel", r)))

@@ -57,6 +57,7 @@ func cStr(s string) []byte { return append([]byte(s), 0) }
 // driver holds the CUDA driver API entry points (libcuda.so.1).
 type driver struct {
 	path string
+	ctx  uintptr // the primary context once a device is open; ccall makes it current
 
 	cuInit, cuDriverGetVersion, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName   uintptr
 	cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain             uintptr
@@ -102,6 +103,30 @@ func loadDriver() (*driver, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// ccall calls a driver function with the context current on the calling OS thread. CUDA's
+// current context is per OS thread and a goroutine may move between threads at any
+// preemption point, so the goroutine is pinned to its thread for the call and the context
+// set right before it (one extra cheap driver call).
+func (d *driver) ccall(fn uintptr, args ...uintptr) int32 {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if d.ctx != 0 {
+		call(d.cuCtxSetCurrent, d.ctx)
+	}
+	return call(fn, args...)
+}
+
+// pinned runs f (cuBLASLt calls, which use the current context) on one OS thread with the
+// context current.
+func (d *driver) pinned(f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if d.ctx != 0 {
+		call(d.cuCtxSetCurrent, d.ctx)
+	}
+	f()
 }
 
 // CUError is a failed CUDA driver call: the function, the CUresult code and the driver's name
@@ -202,5 +227,6 @@ func (d *driver) openDevice(ordinal int) (*device, error) {
 		call(d.cuDevicePrimaryCtxRelease, uintptr(dev.handle))
 		return nil, err
 	}
+	d.ctx = dev.ctx
 	return dev, nil
 }

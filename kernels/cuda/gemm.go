@@ -42,19 +42,21 @@ func (b *Backend) gemm(g kernels.Gemm, bias kernels.Buf, op string) {
 	if bp != 0 {
 		key.alBia = alignOf(bp)
 	}
-	p := b.plans[key]
-	if p == nil {
-		var err error
-		if p, err = b.lt.plan(key, b.wsSize); err != nil {
-			b.fail(fmt.Errorf("cuda.%s: %w", op, err))
-			return
+	b.drv.pinned(func() {
+		p := b.plans[key]
+		if p == nil {
+			var err error
+			if p, err = b.lt.plan(key, b.wsSize); err != nil {
+				b.fail(fmt.Errorf("cuda.%s: %w", op, err))
+				return
+			}
+			b.plans[key] = p
 		}
-		b.plans[key] = p
-	}
-	// cuBLASLt's A is our B and its B our A (see colMajorShape).
-	if err := b.lt.run(p, bb, a, c, bp, b.ws, b.wsSize); err != nil {
-		b.fail(fmt.Errorf("cuda.%s: %w", op, err))
-	}
+		// cuBLASLt's A is our B and its B our A (see colMajorShape).
+		if err := b.lt.run(p, bb, a, c, bp, b.ws, b.wsSize); err != nil {
+			b.fail(fmt.Errorf("cuda.%s: %w", op, err))
+		}
+	})
 }
 
 // scaleC handles K == 0: C = Beta * C (zero when Beta is 0, without reading C).

@@ -25,7 +25,6 @@ func (b *Backend) alloc(n int, dt kernels.DType, op string) kernels.Buf {
 		b.fail(fmt.Errorf("cuda.%s: negative size %d", op, n))
 		n = 0
 	}
-	b.enter()
 	m := &mem{owner: b, n: n, dt: dt}
 	ptr, class, err := b.pool.get(uint64(n) * 4)
 	if err != nil {
@@ -36,7 +35,7 @@ func (b *Backend) alloc(n int, dt kernels.DType, op string) kernels.Buf {
 	m.ptr, m.class = ptr, class
 	if n > 0 {
 		// Zeroed like kernels/cpu's buffers; async on the default stream, ordered before use.
-		b.fail(b.drv.check("cuMemsetD32", call(b.drv.cuMemsetD32, uintptr(ptr), 0, uintptr(n))))
+		b.fail(b.drv.check("cuMemsetD32", b.drv.ccall(b.drv.cuMemsetD32, uintptr(ptr), 0, uintptr(n))))
 	}
 	b.stats.LiveBytes += int64(n) * 4
 	b.stats.LiveAllocs++
@@ -76,8 +75,7 @@ func (b *Backend) PoolStats() (reserved, cached uint64) { return b.pool.reserved
 
 // ReleaseCache returns the pool's cached blocks to the driver.
 func (b *Backend) ReleaseCache() error {
-	b.enter()
-	if err := b.drv.check("cuCtxSynchronize", call(b.drv.cuCtxSynchronize)); err != nil {
+	if err := b.drv.check("cuCtxSynchronize", b.drv.ccall(b.drv.cuCtxSynchronize)); err != nil {
 		return err
 	}
 	return b.pool.release()
@@ -135,7 +133,7 @@ func (b *Backend) Upload(dst kernels.Buf, src []float32) {
 	if p == 0 || len(src) == 0 {
 		return
 	}
-	b.fail(b.drv.check("cuMemcpyHtoD", call(b.drv.cuMemcpyHtoD, uintptr(p), hostPtr(unsafe.Pointer(&src[0])), uintptr(len(src)*4))))
+	b.fail(b.drv.check("cuMemcpyHtoD", b.drv.ccall(b.drv.cuMemcpyHtoD, uintptr(p), hostPtr(unsafe.Pointer(&src[0])), uintptr(len(src)*4))))
 }
 
 // UploadIndex copies src into an int32 buffer (synchronous).
@@ -151,7 +149,7 @@ func (b *Backend) UploadIndex(dst kernels.Buf, src []int32) {
 	if p == 0 || len(src) == 0 {
 		return
 	}
-	b.fail(b.drv.check("cuMemcpyHtoD", call(b.drv.cuMemcpyHtoD, uintptr(p), hostPtr(unsafe.Pointer(&src[0])), uintptr(len(src)*4))))
+	b.fail(b.drv.check("cuMemcpyHtoD", b.drv.ccall(b.drv.cuMemcpyHtoD, uintptr(p), hostPtr(unsafe.Pointer(&src[0])), uintptr(len(src)*4))))
 }
 
 // Download waits for the issued work, copies src into dst and returns the pending error.
@@ -160,7 +158,7 @@ func (b *Backend) Download(dst []float32, src kernels.Buf) error {
 		if len(dst) != src.Len() {
 			b.fail(fmt.Errorf("cuda.Download: buffer of %d values into a slice of %d", src.Len(), len(dst)))
 		} else if p := b.dptr(src, "Download"); p != 0 && len(dst) > 0 {
-			b.fail(b.drv.check("cuMemcpyDtoH", call(b.drv.cuMemcpyDtoH, hostPtr(unsafe.Pointer(&dst[0])), uintptr(p), uintptr(len(dst)*4))))
+			b.fail(b.drv.check("cuMemcpyDtoH", b.drv.ccall(b.drv.cuMemcpyDtoH, hostPtr(unsafe.Pointer(&dst[0])), uintptr(p), uintptr(len(dst)*4))))
 		}
 	}
 	return b.Sync()
@@ -169,15 +167,14 @@ func (b *Backend) Download(dst []float32, src kernels.Buf) error {
 // Sync waits for all issued work and returns (and clears) the first error since the last
 // Sync: argument errors, launch errors, asynchronous kernel faults, bad gather/scatter indices.
 func (b *Backend) Sync() error {
-	b.enter()
-	b.fail(b.drv.check("cuCtxSynchronize", call(b.drv.cuCtxSynchronize)))
+	b.fail(b.drv.check("cuCtxSynchronize", b.drv.ccall(b.drv.cuCtxSynchronize)))
 	if b.flagDirty {
 		b.flagDirty = false
 		flag := new(int32)
-		b.fail(b.drv.check("cuMemcpyDtoH", call(b.drv.cuMemcpyDtoH, hostPtr(unsafe.Pointer(flag)), uintptr(b.errFlag), 4)))
+		b.fail(b.drv.check("cuMemcpyDtoH", b.drv.ccall(b.drv.cuMemcpyDtoH, hostPtr(unsafe.Pointer(flag)), uintptr(b.errFlag), 4)))
 		if *flag != 0 {
 			b.fail(fmt.Errorf("cuda: GatherRows/ScatterRows/ScatterAddRows got an index (position %d of its index buffer) outside the rows of its table; check the indices", *flag-1))
-			call(b.drv.cuMemsetD32, uintptr(b.errFlag), 0, 1)
+			b.drv.ccall(b.drv.cuMemsetD32, uintptr(b.errFlag), 0, 1)
 		}
 	}
 	err := b.err

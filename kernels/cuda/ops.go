@@ -35,7 +35,7 @@ func (b *Backend) Copy(dst, src kernels.Buf) {
 	if d == 0 || s == 0 || d == s {
 		return
 	}
-	b.fail(b.drv.check("cuMemcpyDtoD", call(b.drv.cuMemcpyDtoD, uintptr(d), uintptr(s), uintptr(dst.Len()*4))))
+	b.fail(b.drv.check("cuMemcpyDtoD", b.drv.ccall(b.drv.cuMemcpyDtoD, uintptr(d), uintptr(s), uintptr(dst.Len()*4))))
 }
 
 // CopyRows copies a [rows, cols] block between row strides.
