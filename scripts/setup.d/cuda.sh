@@ -5,7 +5,7 @@
 # compute_90. NVRTC 11.8 predates sm_90a, so that test targets compute_90. No driver, no cuBLAS,
 # no toolkit (the full nvidia-cuda-toolkit is 2.4 GB; see DEPENDENCIES.md gotcha 10).
 # Set UMT_SKIP_NVRTC=1 to skip; the test then skips with a message.
-if [[ "${UMT_SKIP_NVRTC:-0}" != 1 ]] && ! ldconfig -p 2>/dev/null | grep -q 'libnvrtc\.so'; then
+if [[ "${UMT_SKIP_NVRTC:-0}" != 1 ]] && ! ldconfig -p 2>/dev/null | grep 'libnvrtc\.so' >/dev/null; then
   nonfree=/etc/apt/sources.list.d/umt-nonfree.sources
   if [[ ! -e $nonfree ]]; then
     echo "setup: enabling Debian bookworm contrib/non-free for libnvrtc11.2 ($nonfree)" >&2
