@@ -44,7 +44,7 @@ func TestEmulator(t *testing.T) {
 		name string
 		fn   func(*testing.T)
 	}{
-		{"Accounting", TestGPUAccountingAndMisuse}, {"Elementwise", TestParityElementwise}, {"Rows", TestParityRowsOps},
+		{"OpenAndCache", TestGPUOpenAndCache}, {"Accounting", TestGPUAccountingAndMisuse}, {"Elementwise", TestParityElementwise}, {"Rows", TestParityRowsOps},
 		{"GatherScatter", TestParityGatherScatter}, {"Gemm", TestParityGemm}, {"Attention", TestParityAttention},
 		{"AttentionBackward", TestParityAttentionBackward}, {"LayerNormBackward", TestParityLayerNormBackward},
 		{"PointwiseBackward", TestParityPointwiseBackward}, {"LossesAdamW", TestParityLossesAndAdamW},
