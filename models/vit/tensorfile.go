@@ -36,15 +36,26 @@ func ReadSafetensors(path string) (map[string]Tensor, map[string]string, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	return ParseSafetensors(path, buf)
+}
+
+// ParseSafetensors decodes safetensors bytes; name is used in error messages. Malformed input is
+// an error, never a panic.
+func ParseSafetensors(path string, buf []byte) (out map[string]Tensor, meta map[string]string, err error) {
+	defer func() {
+		if r := recover(); r != nil { // the decoder trusts header offsets in places
+			out, meta, err = nil, nil, fmt.Errorf("vit: %s is not a valid safetensors file: %v", path, r)
+		}
+	}()
 	st, err := safetensors.Deserialize(buf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("vit: %s is not a valid safetensors file: %w", path, err)
 	}
-	_, meta, err := safetensors.ReadMetadata(buf)
+	_, md, err := safetensors.ReadMetadata(buf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("vit: %s: %w", path, err)
 	}
-	out := map[string]Tensor{}
+	out = map[string]Tensor{}
 	for _, nt := range st.Tensors() {
 		tv := nt.TensorView
 		t := Tensor{}
@@ -70,7 +81,7 @@ func ReadSafetensors(path string) (map[string]Tensor, map[string]string, error) 
 		}
 		out[nt.Name] = t
 	}
-	return out, meta.Metadata(), nil
+	return out, md.Metadata(), nil
 }
 
 // WriteSafetensors writes tensors and metadata atomically: to a temporary file in the same
