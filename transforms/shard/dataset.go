@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/umt-dev/umt/schemas"
@@ -46,7 +45,7 @@ type Dataset struct {
 type shardHandle struct {
 	once    sync.Once
 	err     error
-	fr      *ipc.FileReader
+	fr      *arrowFile
 	release func() error
 	reader  storage.Reader
 }

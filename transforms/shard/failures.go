@@ -75,7 +75,7 @@ func failuresFromBytes(data []byte, mem memory.Allocator) (rows []schemas.Failur
 	return failuresFrom(fr)
 }
 
-func failuresFrom(fr *ipc.FileReader) (rows []schemas.FailureRow, err error) {
+func failuresFrom(fr *arrowFile) (rows []schemas.FailureRow, err error) {
 	defer func() {
 		if x := recover(); x != nil {
 			rows, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, x)

@@ -8,10 +8,10 @@ import (
 
 // Arrow-go trusts the lengths inside an IPC file's flatbuffer metadata: a corrupted vector
 // length makes it allocate that many elements (a fatal out-of-memory, not a panic) and a
-// cyclic field tree recurses without end. checkIPC walks the footer and every message header
-// the way Arrow will, checking that each table, vector and string lies inside its buffer and
-// that nesting is shallow, before any of it reaches Arrow. It checks structure only; Arrow and
-// schemas.NewClipBatch check meaning.
+// cyclic field tree recurses without end. checkFile and checkBlock walk the footer and each
+// message header the way Arrow will, checking that each table, vector and string lies inside
+// its buffer and that nesting is shallow, before any of it reaches Arrow. They check structure
+// only; Arrow and schemas.NewClipBatch check meaning.
 
 const maxFieldDepth = 32
 
@@ -216,22 +216,23 @@ func (f *fb) recordBatch(pos int) error {
 
 func (f *fb) root() (int, error) { return f.ref(0) }
 
-// checkFooter checks a footer flatbuffer and returns its record batch and dictionary blocks.
-func checkFooter(b []byte) (blocks [][3]int64, err error) {
+// checkFooter checks a footer flatbuffer and returns its dictionary and record batch blocks
+// (offset, metadata length, body length).
+func checkFooter(b []byte) (dicts, batches [][3]int64, err error) {
 	f := &fb{b: b}
 	r, err := f.root()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	field, err := f.table(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := f.optTable(field, 1, f.schema); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := f.tables(field, 4, f.keyValue); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, id := range []int{2, 3} {
 		pos, ok := field(id)
@@ -240,14 +241,19 @@ func checkFooter(b []byte) (blocks [][3]int64, err error) {
 		}
 		start, n, err := f.vector(pos, 24)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for i := 0; i < n; i++ {
 			e := b[start+24*i:]
-			blocks = append(blocks, [3]int64{int64(binary.LittleEndian.Uint64(e)), int64(int32(binary.LittleEndian.Uint32(e[8:]))), int64(binary.LittleEndian.Uint64(e[16:]))})
+			blk := [3]int64{int64(binary.LittleEndian.Uint64(e)), int64(int32(binary.LittleEndian.Uint32(e[8:]))), int64(binary.LittleEndian.Uint64(e[16:]))}
+			if id == 2 {
+				dicts = append(dicts, blk)
+			} else {
+				batches = append(batches, blk)
+			}
 		}
 	}
-	return blocks, nil
+	return dicts, batches, nil
 }
 
 // checkMessage checks one encapsulated message header (continuation, length, flatbuffer).
@@ -298,48 +304,54 @@ func checkMessage(b []byte) error {
 	})
 }
 
-// checkIPC checks the structure of a whole Arrow IPC file read through r (size bytes) before
-// Arrow parses it: magic, footer and every block's message header.
-func checkIPC(r io.ReaderAt, size int64) error {
+// checkFile checks the magic and the footer of an Arrow IPC file read through r (size bytes),
+// and the headers of its dictionary messages, which Arrow reads when it opens the file. It
+// returns the record batch blocks, whose headers checkBlock checks before each batch is read.
+func checkFile(r io.ReaderAt, size int64) ([][3]int64, error) {
 	const magic = "ARROW1"
 	if size < 8+10 {
-		return fmt.Errorf("%w: %d bytes is too short for an Arrow file", ErrCorrupt, size)
+		return nil, fmt.Errorf("%w: %d bytes is too short for an Arrow file", ErrCorrupt, size)
 	}
 	tail := make([]byte, 10)
 	if _, err := r.ReadAt(tail, size-10); err != nil {
-		return err
+		return nil, err
 	}
 	head := make([]byte, 6)
 	if _, err := r.ReadAt(head, 0); err != nil {
-		return err
+		return nil, err
 	}
 	if string(tail[4:]) != magic || string(head) != magic {
-		return fmt.Errorf("%w: not an Arrow IPC file (bad magic; truncated?)", ErrCorrupt)
+		return nil, fmt.Errorf("%w: not an Arrow IPC file (bad magic; truncated?)", ErrCorrupt)
 	}
 	flen := int64(int32(binary.LittleEndian.Uint32(tail)))
 	if flen <= 0 || flen > size-18 {
-		return fmt.Errorf("%w: Arrow footer length %d outside the file", ErrCorrupt, flen)
+		return nil, fmt.Errorf("%w: Arrow footer length %d outside the file", ErrCorrupt, flen)
 	}
 	footer := make([]byte, flen)
 	if _, err := r.ReadAt(footer, size-10-flen); err != nil {
-		return err
+		return nil, err
 	}
-	blocks, err := checkFooter(footer)
+	dicts, batches, err := checkFooter(footer)
 	if err != nil {
+		return nil, err
+	}
+	for _, blk := range dicts {
+		if err := checkBlock(r, size, blk); err != nil {
+			return nil, err
+		}
+	}
+	return batches, nil
+}
+
+// checkBlock checks the message header of one block.
+func checkBlock(r io.ReaderAt, size int64, blk [3]int64) error {
+	off, meta := blk[0], blk[1]
+	if off < 0 || meta < 8 || meta > 64<<20 || off > size || meta > size-off {
+		return fmt.Errorf("%w: Arrow block at %d (%d bytes of metadata) outside the file", ErrCorrupt, off, meta)
+	}
+	m := make([]byte, meta)
+	if _, err := r.ReadAt(m, off); err != nil {
 		return err
 	}
-	for _, blk := range blocks {
-		off, meta := blk[0], blk[1]
-		if off < 0 || meta < 8 || meta > 64<<20 || off+meta > size {
-			return fmt.Errorf("%w: Arrow block at %d (%d bytes of metadata) outside the file", ErrCorrupt, off, meta)
-		}
-		m := make([]byte, meta)
-		if _, err := r.ReadAt(m, off); err != nil {
-			return err
-		}
-		if err := checkMessage(m); err != nil {
-			return err
-		}
-	}
-	return nil
+	return checkMessage(m)
 }

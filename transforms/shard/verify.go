@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -32,7 +33,7 @@ type shardSummary struct {
 
 // summarize reads every record batch of a clip shard, validating the schema, every buffer
 // and every row against the provenance. It never panics on bad bytes.
-func summarize(fr *ipc.FileReader) (s shardSummary, err error) {
+func summarize(fr *arrowFile) (s shardSummary, err error) {
 	defer func() {
 		if x := recover(); x != nil {
 			err = fmt.Errorf("%w: %v", ErrCorrupt, x)
@@ -82,36 +83,70 @@ func summarizeBytes(data []byte, mem memory.Allocator) (shardSummary, error) {
 	return summarize(fr)
 }
 
-func openMapped(data []byte, mem memory.Allocator) (fr *ipc.FileReader, err error) {
-	defer func() {
-		if x := recover(); x != nil {
-			fr, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, x)
-		}
-	}()
-	if err := checkIPC(bytes.NewReader(data), int64(len(data))); err != nil {
-		return nil, err
-	}
-	fr, err = ipc.NewMappedFileReader(data, ipc.WithAllocator(capped(mem)))
-	if err != nil {
-		return nil, fmt.Errorf("%w: not a readable Arrow file: %v", ErrCorrupt, err)
-	}
-	return fr, nil
+// arrowFile is an Arrow IPC file whose metadata is checked (flatcheck.go) before Arrow parses
+// it: the footer when it is opened, each record batch header before the batch is read.
+type arrowFile struct {
+	fr      *ipc.FileReader
+	r       io.ReaderAt
+	size    int64
+	batches [][3]int64
 }
 
-func openReaderAt(r io.ReaderAt, size int64, mem memory.Allocator) (fr *ipc.FileReader, err error) {
-	defer func() {
-		if x := recover(); x != nil {
-			fr, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, x)
-		}
-	}()
-	if err := checkIPC(r, size); err != nil {
+func (a *arrowFile) Schema() *arrow.Schema { return a.fr.Schema() }
+func (a *arrowFile) NumRecords() int       { return a.fr.NumRecords() }
+func (a *arrowFile) Close() error          { return a.fr.Close() }
+
+// RecordBatchAt checks batch i's header, then reads it; the caller releases the batch.
+func (a *arrowFile) RecordBatchAt(i int) (rec arrow.RecordBatch, err error) {
+	if i < 0 || i >= len(a.batches) || len(a.batches) != a.fr.NumRecords() {
+		return nil, fmt.Errorf("%w: record batch %d of %d", ErrCorrupt, i, len(a.batches))
+	}
+	if err := checkBlock(a.r, a.size, a.batches[i]); err != nil {
 		return nil, err
 	}
-	fr, err = ipc.NewFileReader(io.NewSectionReader(r, 0, size), ipc.WithAllocator(capped(mem)))
+	defer func() {
+		if x := recover(); x != nil {
+			rec, err = nil, fmt.Errorf("%w: record batch %d: %v", ErrCorrupt, i, x)
+		}
+	}()
+	return a.fr.RecordBatchAt(i)
+}
+
+// openMapped opens an Arrow file held in memory (a memory map): buffers alias data.
+func openMapped(data []byte, mem memory.Allocator) (af *arrowFile, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			af, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, x)
+		}
+	}()
+	r := bytes.NewReader(data)
+	batches, err := checkFile(r, int64(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	fr, err := ipc.NewMappedFileReader(data, ipc.WithAllocator(capped(mem)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a readable Arrow file: %v", ErrCorrupt, err)
 	}
-	return fr, nil
+	return &arrowFile{fr: fr, r: r, size: int64(len(data)), batches: batches}, nil
+}
+
+// openReaderAt opens an Arrow file through range reads (gs://).
+func openReaderAt(r io.ReaderAt, size int64, mem memory.Allocator) (af *arrowFile, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			af, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, x)
+		}
+	}()
+	batches, err := checkFile(r, size)
+	if err != nil {
+		return nil, err
+	}
+	fr, err := ipc.NewFileReader(io.NewSectionReader(r, 0, size), ipc.WithAllocator(capped(mem)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a readable Arrow file: %v", ErrCorrupt, err)
+	}
+	return &arrowFile{fr: fr, r: r, size: size, batches: batches}, nil
 }
 
 // hashReader returns the hex sha256 of the first size bytes of r.
