@@ -47,15 +47,15 @@ func (b *Backend) Attention(a kernels.Attention) {
 		kh := k[bi*a.KVBatch+h*a.Dh:]
 		vh := v[bi*a.KVBatch+h*a.Dh:]
 		b.sgemm(false, true, lq, lk, a.Dh, a.Scale, qh, a.QRow, kh, a.KVRow, 0, s, lk)
-		for r := 0; r < lq; r++ {
-			row := s[r*lk : r*lk+lk]
-			if bias != nil {
+		if bias != nil {
+			for r := 0; r < lq; r++ {
+				row := s[r*lk : r*lk+lk]
 				for j, x := range bias[bi*lk : bi*lk+lk] {
 					row[j] += x
 				}
 			}
-			softmaxRow(row, row)
 		}
+		b.softmaxRows(s, lq, lk)
 		if headRows != nil {
 			copy(headRows[item*lk:(item+1)*lk], s[a.HeadMeanRow*lk:a.HeadMeanRow*lk+lk])
 		}

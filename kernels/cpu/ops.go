@@ -168,7 +168,25 @@ func (b *Backend) QuickGELU(y, x kernels.Buf) {
 	if b.err != nil {
 		return
 	}
-	b.parallel(len(ys), elemGrain, func(lo, hi int) { quickGELU(ys[lo:hi], xs[lo:hi]) })
+	b.parallel(len(ys), elemGrain, func(lo, hi int) {
+		if b.pureGo {
+			quickGELU(ys[lo:hi], xs[lo:hi])
+		} else {
+			quickGELUC(ys[lo:hi], xs[lo:hi])
+		}
+	})
+}
+
+// softmaxRows is softmax over each row of s [rows, cols] in place: the vectorised C loop when
+// linked (and not disabled by Options.PureGo), else softmaxRow.
+func (b *Backend) softmaxRows(s []float32, rows, cols int) {
+	if !b.pureGo {
+		softmaxRowsC(s, rows, cols)
+		return
+	}
+	for r := 0; r < rows; r++ {
+		softmaxRow(s[r*cols:(r+1)*cols], s[r*cols:(r+1)*cols])
+	}
 }
 
 // quickGELU is the loop of QuickGELU. The argument of exp is formed in float64: in float32 its
@@ -244,9 +262,10 @@ func (b *Backend) Softmax(y, x kernels.Buf, rows, cols int) {
 		return
 	}
 	b.parallel(rows, max(1, elemGrain/cols), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			softmaxRow(ys[r*cols:r*cols+cols], xs[r*cols:r*cols+cols])
+		if &ys[0] != &xs[0] {
+			copy(ys[lo*cols:hi*cols], xs[lo*cols:hi*cols])
 		}
+		b.softmaxRows(ys[lo*cols:hi*cols], hi-lo, cols)
 	})
 }
 

@@ -387,3 +387,43 @@ func checkExpCore(t *testing.T, x float32) {
 		t.Fatalf("expCore(%g) = %g, math.Exp gives %g (%d ulp)", x, got, want, d)
 	}
 }
+
+// TestCLoopsMatchGo: the vectorised C loops (cgo builds) give bit-identical results to the Go
+// loops at lengths around vector and chunk boundaries.
+func TestCLoopsMatchGo(t *testing.T) {
+	if !haveCElem {
+		t.Skip("built without cgo: only the Go loops exist")
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, n := range []int{1, 3, 4, 7, 8, 9, 16, 17, 197, 1000, 4099} {
+		x := randSlice(r, n)
+		for i := range x {
+			x[i] *= 60 // reach the clamped ends of exp
+		}
+		yg, yc := make([]float32, n), make([]float32, n)
+		quickGELU(yg, x)
+		quickGELUC(yc, x)
+		for i := range yg {
+			if math.Float32bits(yg[i]) != math.Float32bits(yc[i]) {
+				t.Fatalf("QuickGELU n=%d [%d] x=%g: Go %g, C %g", n, i, x[i], yg[i], yc[i])
+			}
+		}
+		for _, cols := range []int{1, 5, 8, 197} {
+			rows := max(1, n/cols)
+			sg := append([]float32(nil), x[:rows*min(cols, n)]...)
+			if len(sg) < rows*cols {
+				continue
+			}
+			sc := append([]float32(nil), sg...)
+			for i := 0; i < rows; i++ {
+				softmaxRow(sg[i*cols:(i+1)*cols], sg[i*cols:(i+1)*cols])
+			}
+			softmaxRowsC(sc, rows, cols)
+			for i := range sg {
+				if math.Float32bits(sg[i]) != math.Float32bits(sc[i]) {
+					t.Fatalf("softmax %dx%d [%d]: Go %g, C %g", rows, cols, i, sg[i], sc[i])
+				}
+			}
+		}
+	}
+}
