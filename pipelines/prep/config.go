@@ -1,0 +1,124 @@
+package prep
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/umt-dev/umt/models/clip"
+	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/manifest"
+	"github.com/umt-dev/umt/transforms/shard"
+	"github.com/umt-dev/umt/transforms/video"
+)
+
+// Config is everything a prep job needs; it is serialised into the DoFns.
+type Config struct {
+	Manifest       string // local path, gs:// or https:// URL
+	ManifestFormat string // "" = from the name
+	Root           string // prefix of relative video paths; "" = the manifest's directory
+	CSVSep         string // CSV separator; "" = ','
+	Output         string // dataset root: local directory or gs://bucket/prefix
+
+	Teacher       string      // safetensors weights (OpenAI or Hugging Face names); local or gs://
+	TeacherName   string      // recorded in the provenance; "" = the file name
+	TeacherConfig clip.Config // shape overrides / run settings; zero fields come from the weights
+	TeacherSHA256 string      // filled in by Prepare
+
+	Frames    int     // T
+	Size      int     // S: frames are S×S
+	Sampler   string  // rand, middle, segment, fpsN, at:…
+	Interp    string  // swscale interpolation
+	Seed      int64   // seeds the sampler (with the clip id) and the mask draws
+	OnMissing string  // fail or pad
+	Layout    string  // full or visible:M
+	MaskRatio float64 // UMT's 0.8
+
+	BatchClips  int           // clips per teacher call (batched across a bundle)
+	GroupClips  int           // manifest rows per shard group (the unit of deterministic writing)
+	TargetBytes int64         // shard roll-over size
+	Compression string        // lz4, zstd, none
+	Deadline    time.Duration // per-video decode deadline
+	RetryFailed bool          // redo rows that failed in the committed dataset
+	KeepDamaged bool          // keep clips whose decoding skipped damaged packets (default: fail them as corrupt)
+	Workers     int           // kernels threads per teacher (0 = all cores)
+
+	// Filled in by Prepare: the dataset provenance every shard carries, and a unique id of
+	// this run (it keys per-process caches shared by the run's DoFns).
+	Provenance    schemas.Provenance
+	TeacherLayers []int32 // the teacher blocks whose outputs are stored, ascending
+	RunID         string
+}
+
+// Namespace is the Beam metrics namespace of prep's counters and distributions.
+const Namespace = "umt.prep"
+
+// Defaults returns UMT's stage-1 settings.
+func Defaults() Config {
+	return Config{
+		Frames: 8, Size: 224, Sampler: video.SamplerMiddle, Interp: "bicubic", OnMissing: "fail",
+		Layout: "visible:1", MaskRatio: 0.8, BatchClips: 4, GroupClips: 256,
+		TargetBytes: 512 << 20, Compression: shard.CompressLZ4, Deadline: 2 * time.Minute,
+	}
+}
+
+// SamplerString is the sampler configuration hashed into every clip id: everything that
+// decides which pixels a clip holds.
+func (c Config) SamplerString() string {
+	return fmt.Sprintf("sampler=%s frames=%d size=%d crop=1 interp=%s seed=%d on_missing=%s",
+		c.Sampler, c.Frames, c.Size, c.Interp, c.Seed, c.OnMissing)
+}
+
+// SampleConfig is the video sampling configuration of one clip.
+func (c Config) SampleConfig(clipID string, start, end float64) video.SampleConfig {
+	sc := video.DefaultSampleConfig()
+	sc.Sampler, sc.Frames, sc.Size, sc.Crop, sc.Interp = c.Sampler, c.Frames, c.Size, true, c.Interp
+	sc.Seed = video.SeedFor(clipID) ^ uint64(c.Seed)
+	sc.Start, sc.End, sc.OnMissing, sc.Deadline = start, end, c.OnMissing, c.Deadline
+	return sc
+}
+
+// Validate checks the configuration before anything runs.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.Manifest == "" {
+		bad("--input: give the manifest (.json, .jsonl, .csv or .parquet)")
+	}
+	if c.Output == "" {
+		bad("--output: give the dataset directory or gs://bucket/prefix")
+	}
+	if c.Teacher == "" {
+		bad("--teacher: give the teacher weights (.safetensors); testdata/refdata/umt/teacher_tiny_openai.safetensors is a tiny random one")
+	}
+	if c.ManifestFormat != "" {
+		if _, err := manifest.ParseFormat(c.ManifestFormat); err != nil {
+			bad("--format: %v", err)
+		}
+	}
+	if len([]rune(c.CSVSep)) > 1 {
+		bad("--csv_sep must be one character, got %q", c.CSVSep)
+	}
+	if _, err := c.SampleConfig("x", 0, 0).Validate(); err != nil {
+		bad("sampling: %v", err)
+	}
+	if c.Sampler == "" || strings.HasPrefix(c.Sampler, "fps") && c.Frames <= 0 {
+		bad("--sampler %q with --frames %d: shards need a fixed number of frames", c.Sampler, c.Frames)
+	}
+	if _, err := schemas.ParseLayout(c.Layout); err != nil {
+		bad("--layout: %v", err)
+	}
+	if c.MaskRatio <= 0 || c.MaskRatio >= 1 {
+		bad("--mask_ratio %v must be in (0, 1)", c.MaskRatio)
+	}
+	if c.BatchClips < 1 || c.GroupClips < 1 {
+		bad("--batch_clips and --group_clips must be ≥ 1")
+	}
+	switch c.Compression {
+	case shard.CompressLZ4, shard.CompressZstd, shard.CompressNone:
+	default:
+		bad("--compression %q: use lz4, zstd or none", c.Compression)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,115 @@
+package prep
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/storage"
+	"github.com/umt-dev/umt/transforms/video"
+)
+
+// Decode samples each clip's frames. Clips whose finished row an interrupted run already
+// staged skip decoding and come out as items; bad videos come out as failure items.
+func Decode(s beam.Scope, cfg Config, work beam.PCollection) (decoded, items beam.PCollection) {
+	s = s.Scope("Decode")
+	return beam.ParDo2(s, &decodeFn{Cfg: cfg}, work)
+}
+
+// decodeFn wraps video.Sample.
+type decodeFn struct {
+	Cfg Config
+
+	store     storage.Store
+	src       sources
+	staged    beam.Counter
+	frames    beam.Counter
+	bytes     beam.Counter
+	failed    beam.Counter
+	decodeMS  beam.Distribution
+	decodeFPS beam.Distribution
+}
+
+func (f *decodeFn) Setup(ctx context.Context) error {
+	f.staged = beam.NewCounter(Namespace, "clips_resumed_from_staging")
+	f.frames = beam.NewCounter(Namespace, "frames")
+	f.bytes = beam.NewCounter(Namespace, "frame_bytes")
+	f.failed = beam.NewCounter(Namespace, "decode_failed")
+	f.decodeMS = beam.NewDistribution(Namespace, "decode_ms_per_clip")
+	f.decodeFPS = beam.NewDistribution(Namespace, "frames_decoded_per_clip")
+	st, err := storage.Open(ctx, f.Cfg.Output)
+	if err != nil {
+		return fmt.Errorf("opening the output %s: %w", f.Cfg.Output, err)
+	}
+	f.store = st
+	return nil
+}
+
+func (f *decodeFn) Teardown() {
+	f.src.close()
+	if f.store != nil {
+		f.store.Close()
+	}
+}
+
+func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded), item func(int64, Item)) error {
+	g := groupOf(w.Row.Index, f.Cfg.GroupClips)
+	ok, err := f.store.Exists(ctx, stagingName(f.Cfg, w.ClipID))
+	if err != nil {
+		return fmt.Errorf("checking staged clip %s: %w", w.ClipID, err) // transient: let the runner retry the bundle
+	}
+	if ok {
+		f.staged.Inc(ctx, 1)
+		progress.done.Add(1)
+		item(g, Item{Index: w.Row.Index, ClipID: w.ClipID, Staged: true})
+		return nil
+	}
+	fail := func(class, stage, msg string) {
+		f.failed.Inc(ctx, 1)
+		beam.NewCounter(Namespace, "failed_"+class).Inc(ctx, 1)
+		progress.done.Add(1)
+		progress.failed.Add(1)
+		item(g, Item{Index: w.Row.Index, ClipID: w.ClipID, Failed: true, Failure: schemas.FailureRow{
+			URI: w.Row.URI, ClipID: w.ClipID, SpanStartS: w.Row.Start, SpanEndS: w.Row.End,
+			ErrorClass: class, Message: msg, Stage: stage, Attempt: w.Attempt,
+		}})
+	}
+	if w.Row.Image {
+		fail("unsupported", StageDecode, "image entries are not decoded by this version: transforms/video accepts videos only (single-image formats are rejected as not_media); convert the image to a 1-frame video or drop the entry")
+		return nil
+	}
+	start := time.Now()
+	src, release, err := f.src.open(ctx, w.Row.URI)
+	if err != nil {
+		fail(video.Class(err), StageDecode, err.Error())
+		return nil
+	}
+	c, err := video.Sample(ctx, src, f.Cfg.SampleConfig(w.ClipID, w.Row.Start, w.Row.End))
+	release()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // the job is being cancelled: not the video's fault
+		}
+		fail(video.Class(err), StageDecode, err.Error())
+		return nil
+	}
+	if c.DecodeErrors > 0 && !f.Cfg.KeepDamaged {
+		fail("corrupt", StageDecode, fmt.Sprintf("%s: the decoder skipped %d damaged packets while producing the sampled frames, so they may show artefacts; pass --keep_damaged to keep such clips", w.Row.URI, c.DecodeErrors))
+		return nil
+	}
+	f.decodeMS.Update(ctx, time.Since(start).Milliseconds())
+	f.decodeFPS.Update(ctx, int64(c.FramesDecoded))
+	f.frames.Inc(ctx, int64(len(c.PTS)))
+	f.bytes.Inc(ctx, int64(len(c.Frames)))
+	emit(Decoded{Work: w, Frames: c.Frames, FramePTS: c.PTS, FrameTimeS: c.TimeS})
+	return nil
+}
+
+func init() {
+	register.DoFn4x1[context.Context, Work, func(Decoded), func(int64, Item), error](&decodeFn{})
+	register.Emitter1[Decoded]()
+}

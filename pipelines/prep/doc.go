@@ -1,0 +1,21 @@
+// Package prep is the prep pipeline: a manifest of videos becomes a committed dataset of Arrow
+// shards holding each clip's sampled frames and its CLIP-teacher features, plus a failures
+// table with one classified row per input that could not become a clip.
+//
+//	read manifest → identify (clip id, resume) → dedupe by clip id (a shuffle) →
+//	decode + sample (transforms/video) → teacher in batches across a bundle's clips
+//	(models/clip) → select stored tokens per layout (training/masks) → stage one row per clip →
+//	group rows by manifest position → write shards + failures exactly once (transforms/shard)
+//	→ commit the index once every group is committed, checking ok + failed == manifest rows.
+//
+// Why this shape: shard contents must not depend on how a runner happens to bundle or split
+// work, so that a rerun — after a crash, a SIGKILL or on another runner — yields the same
+// bytes. Each clip's finished row is therefore staged under a name derived from its clip id
+// (_staging/<id>.arrow, atomic publish), and only small references travel through the shuffle
+// to the group writers, which sort them by manifest position and write deterministic shards.
+// Staged rows also make resume cheap: a rerun reuses every clip that finished, and clips already
+// committed in an earlier index are read back from its shards instead of being recomputed.
+//
+// Configuration travels to workers inside the DoFns (exported Config fields, JSON encoded):
+// workers never see the launcher's flags. Runner choice lives in package runners.
+package prep

@@ -1,0 +1,115 @@
+package prep
+
+import (
+	"context"
+	"sort"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/manifest"
+)
+
+// Failure classes and stages prep adds to those of transforms/video.
+const (
+	ClassDuplicate = "duplicate" // a second manifest row for the same clip (same uri, span and sampler)
+	ClassTeacher   = "teacher"   // the teacher failed on decoded frames
+	ClassWrite     = "write"     // staging the row failed
+	StageManifest  = "read_manifest"
+	StageDecode    = "decode"
+	StageTeacher   = "teacher"
+	StageWrite     = "write"
+)
+
+// Identify gives every usable row its clip id and sends each clip id's first row on to be
+// decoded, unless an earlier run committed it (or recorded its failure, without
+// --retry-failed). Malformed rows and duplicates come back as failure items, keyed by group.
+func Identify(s beam.Scope, cfg Config, rows beam.PCollection) (work, items beam.PCollection) {
+	s = s.Scope("Identify")
+	byID, bad := beam.ParDo2(s, &clipIDFn{Cfg: cfg}, rows)
+	grouped := beam.GroupByKey(s, byID)
+	work, dupItems := beam.ParDo2(s, &dedupeFn{Cfg: cfg}, grouped)
+	return beam.Reshuffle(s, work), beam.Flatten(s, bad, dupItems)
+}
+
+// clipIDFn keys rows by clip id; malformed rows become failure items.
+type clipIDFn struct{ Cfg Config }
+
+func (f *clipIDFn) ProcessElement(r manifest.Row, emit func(string, manifest.Row), fail func(int64, Item)) {
+	if r.Err != "" {
+		uri := r.URI
+		if uri == "" { // name the manifest row, so the failure says where to look
+			uri = f.Cfg.Manifest + "#row=" + itoa(r.Index)
+		}
+		fail(groupOf(r.Index, f.Cfg.GroupClips), Item{Index: r.Index, Failed: true, Failure: schemas.FailureRow{
+			URI: uri, SpanStartS: r.Start, SpanEndS: r.End, ErrorClass: manifest.ErrClass,
+			Message: r.Err, Stage: StageManifest, Attempt: 1,
+		}})
+		return
+	}
+	emit(schemas.ClipID(r.URI, r.Start, r.End, f.Cfg.SamplerString()), r)
+}
+
+// dedupeFn keeps the first row of each clip id and checks it against the earlier dataset.
+type dedupeFn struct {
+	Cfg      Config
+	prev     *previous
+	resumed  beam.Counter
+	dups     beam.Counter
+	retrying beam.Counter
+}
+
+func (f *dedupeFn) Setup(ctx context.Context) error {
+	f.resumed = beam.NewCounter(Namespace, "clips_already_committed")
+	f.dups = beam.NewCounter(Namespace, "duplicates")
+	f.retrying = beam.NewCounter(Namespace, "failures_retried")
+	p, err := openPrevious(ctx, f.Cfg)
+	f.prev = p
+	return err
+}
+
+func (f *dedupeFn) ProcessElement(ctx context.Context, id string, rows func(*manifest.Row) bool, emit func(Work), item func(int64, Item)) {
+	var all []manifest.Row
+	var r manifest.Row
+	for rows(&r) {
+		all = append(all, r)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Index < all[j].Index })
+	first := all[0]
+	for _, d := range all[1:] {
+		f.dups.Inc(ctx, 1)
+		item(groupOf(d.Index, f.Cfg.GroupClips), Item{Index: d.Index, ClipID: id, Failed: true, Failure: schemas.FailureRow{
+			URI: d.URI, ClipID: id, SpanStartS: d.Start, SpanEndS: d.End, ErrorClass: ClassDuplicate,
+			Message: "the same clip (uri, span and sampler) as manifest row " + itoa(first.Index) + "; it is stored once",
+			Stage: StageManifest, Attempt: 1,
+		}})
+	}
+	g := groupOf(first.Index, f.Cfg.GroupClips)
+	w := Work{Row: first, ClipID: id, Attempt: 1}
+	if f.prev != nil {
+		if f.prev.committed(id) {
+			f.resumed.Inc(ctx, 1)
+			item(g, Item{Index: first.Index, ClipID: id, Committed: true})
+			return
+		}
+		if old, ok := f.prev.failures[id]; ok {
+			if !f.Cfg.RetryFailed {
+				item(g, Item{Index: first.Index, ClipID: id, Failed: true, Failure: old})
+				return
+			}
+			f.retrying.Inc(ctx, 1)
+			w.Attempt = old.Attempt + 1
+		}
+	}
+	emit(w)
+}
+
+func init() {
+	register.DoFn3x0[manifest.Row, func(string, manifest.Row), func(int64, Item)](&clipIDFn{})
+	register.DoFn5x0[context.Context, string, func(*manifest.Row) bool, func(Work), func(int64, Item)](&dedupeFn{})
+	register.Emitter2[string, manifest.Row]()
+	register.Emitter2[int64, Item]()
+	register.Emitter1[Work]()
+	register.Iter1[manifest.Row]()
+}

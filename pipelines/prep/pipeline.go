@@ -1,0 +1,35 @@
+package prep
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+)
+
+// Build adds the prep pipeline to s. cfg must have been through Prepare.
+func Build(s beam.Scope, cfg Config) {
+	s = s.Scope("Prep")
+	rows, count := ReadManifest(s, cfg)
+	work, early := Identify(s, cfg, rows)
+	decoded, decodeItems := Decode(s, cfg, work)
+	staged := Teach(s, cfg, decoded)
+	results := WriteGroups(s, cfg, beam.Flatten(s, early, decodeItems, staged))
+	Commit(s, cfg, count, results)
+}
+
+func provenanceJSON(p any) (string, error) {
+	b, err := json.Marshal(p)
+	return string(b), err
+}
+
+func itoa(i int64) string { return strconv.FormatInt(i, 10) }
+
+func isGS(uri string) bool { return strings.HasPrefix(strings.ToLower(uri), "gs://") }
+
+// splitGS splits gs://bucket/dir/name into gs://bucket/dir and name.
+func splitGS(uri string) (dir, name string) {
+	i := strings.LastIndexByte(uri, '/')
+	return uri[:i], uri[i+1:]
+}

@@ -1,0 +1,282 @@
+package prep
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/umt-dev/umt/runners"
+	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/manifest"
+	"github.com/umt-dev/umt/transforms/shard"
+	"github.com/umt-dev/umt/transforms/storage"
+)
+
+// ReportName is the run report written at the dataset root (not part of the index).
+const ReportName = "prep-report.json"
+
+// Prepare validates cfg against the runner, makes local paths absolute (workers may run
+// elsewhere), reads the teacher's configuration and fills in the provenance.
+func Prepare(ctx context.Context, cfg Config) (Config, error) {
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	rs := runners.Current(ctx)
+	if err := rs.Validate(); err != nil {
+		return cfg, err
+	}
+	for _, p := range []*string{&cfg.Manifest, &cfg.Output, &cfg.Teacher, &cfg.Root} {
+		if *p != "" && !manifest.HasScheme(*p) {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return cfg, err
+			}
+			*p = abs
+		}
+	}
+	if !rs.Loopback() {
+		for name, p := range map[string]string{"--output": cfg.Output, "--teacher": cfg.Teacher} {
+			if !isGS(p) {
+				return cfg, fmt.Errorf("%s=%s is a local path, but --runner=%s runs workers on other machines; put it on gs://", name, p, rs.Runner)
+			}
+		}
+		if !manifest.HasScheme(cfg.Manifest) || strings.HasPrefix(cfg.Manifest, "file://") {
+			return cfg, fmt.Errorf("--input=%s is a local path, but remote workers read the manifest; put it on gs:// or https://", cfg.Manifest)
+		}
+	}
+	sum, err := fileSHA256(ctx, cfg.Teacher)
+	if err != nil {
+		return cfg, fmt.Errorf("reading the teacher: %w", err)
+	}
+	cfg.TeacherSHA256 = sum
+	path, err := localTeacher(ctx, cfg)
+	if err != nil {
+		return cfg, err
+	}
+	t, tc, err := loadTeacher(path, cfg.TeacherConfig, 1, 1)
+	if err != nil {
+		return cfg, err
+	}
+	t.Close()
+	cfg.TeacherConfig = tc
+	cfg.TeacherLayers = int32s(tc.ReturnIndices())
+	lay, _ := schemas.ParseLayout(cfg.Layout)
+	name := cfg.TeacherName
+	if name == "" {
+		name = filepath.Base(cfg.Teacher)
+	}
+	cfg.Provenance = schemas.Provenance{
+		UMTVersion: version(), Teacher: name, TeacherSHA256: sum, Resolution: tc.Resolution,
+		Normalisation: fmt.Sprintf("mean=%v std=%v", tc.Mean, tc.Std),
+		Sampler:       cfg.SamplerString(), Seed: cfg.Seed,
+		Layout: lay.String(), Precision: schemas.PrecisionF16, MaskRatio: cfg.MaskRatio, Masks: lay.M,
+		Frames: cfg.Frames, Size: cfg.Size, K: len(cfg.TeacherLayers), HW: tc.Tokens(), D: tc.OutputDim,
+	}
+	if err := cfg.Provenance.Validate(); err != nil {
+		return cfg, err
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	cfg.RunID = hex.EncodeToString(id[:])
+	return cfg, nil
+}
+
+// Run prepares cfg, runs the pipeline on the runner the flags choose, and writes the run
+// report next to the dataset.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	start := time.Now()
+	cfg, err := Prepare(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer releasePrevious(cfg.RunID)
+	runners.Init()
+	p, s := beam.NewPipelineWithRoot()
+	Build(s, cfg)
+	res, err := runners.Run(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := NewReport(ctx, cfg, res, time.Since(start))
+	if err != nil {
+		return nil, err
+	}
+	return rep, rep.Write(ctx)
+}
+
+// Report is the run report: what the job did, read back from the committed dataset (counts)
+// and from the runner's metrics (timings).
+type Report struct {
+	Dataset  string `json:"dataset"`
+	Manifest string `json:"manifest"`
+	Runner   string `json:"runner"`
+	JobID    string `json:"job_id,omitempty"`
+
+	Rows          int64            `json:"manifest_rows"`
+	OK            int64            `json:"ok"`
+	Failed        int64            `json:"failed"`
+	Accounted     bool             `json:"ok_plus_failed_equals_rows"`
+	FailedByClass map[string]int64 `json:"failed_by_class"`
+
+	Shards    int   `json:"shards"`
+	Bytes     int64 `json:"bytes"`
+	Committed int64 `json:"clips_already_committed"`
+	Restaged  int64 `json:"clips_resumed_from_staging"`
+	Computed  int64 `json:"clips_computed"`
+
+	WallS         float64 `json:"wall_s"`
+	ClipsPerS     float64 `json:"clips_per_s"`
+	DecodeMSMean  float64 `json:"decode_ms_per_clip_mean"`
+	TeacherMSMean float64 `json:"teacher_ms_per_clip_mean"`
+
+	Counters      map[string]int64                `json:"counters"`
+	Distributions map[string]runners.Distribution `json:"distributions"`
+}
+
+// NewReport reads the committed dataset and the job's metrics.
+func NewReport(ctx context.Context, cfg Config, res *runners.Result, wall time.Duration) (*Report, error) {
+	ds, err := shard.Open(ctx, cfg.Output)
+	if err != nil {
+		return nil, fmt.Errorf("the job finished but its dataset cannot be opened: %w", err)
+	}
+	defer ds.Close()
+	idx := ds.Index()
+	fails, err := ds.Failures(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{
+		Dataset: cfg.Output, Manifest: cfg.Manifest, Runner: res.Runner, JobID: res.JobID,
+		Rows: res.Counter(Namespace, "manifest_rows"), OK: idx.Rows, Failed: idx.FailureRows,
+		FailedByClass: map[string]int64{}, Shards: len(idx.Shards), Bytes: idx.Bytes,
+		Committed: res.Counter(Namespace, "clips_already_committed"),
+		Restaged:  res.Counter(Namespace, "clips_resumed_from_staging"),
+		Computed:  res.Counter(Namespace, "clips_staged"),
+		WallS:     wall.Seconds(),
+		Counters:  map[string]int64{}, Distributions: map[string]runners.Distribution{},
+	}
+	for _, f := range fails {
+		r.FailedByClass[f.ErrorClass]++
+	}
+	r.Accounted = r.OK+r.Failed == r.Rows
+	if r.WallS > 0 {
+		r.ClipsPerS = float64(r.Computed) / r.WallS
+	}
+	r.DecodeMSMean = res.Dist(Namespace, "decode_ms_per_clip").Mean()
+	r.TeacherMSMean = res.Dist(Namespace, "teacher_ms_per_clip").Mean()
+	for _, k := range res.Names(Namespace) {
+		short := strings.TrimPrefix(k, Namespace+"/")
+		if v, ok := res.Counters[k]; ok {
+			r.Counters[short] = v
+		}
+		if v, ok := res.Distributions[k]; ok {
+			r.Distributions[short] = v
+		}
+	}
+	if !r.Accounted {
+		return r, fmt.Errorf("the dataset holds %d clips and %d failures for %d manifest rows", r.OK, r.Failed, r.Rows)
+	}
+	return r, nil
+}
+
+// Write stores the report as JSON at the dataset root (ReportName).
+func (r *Report) Write(ctx context.Context) error {
+	st, err := storage.Open(ctx, r.Dataset)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	b, _ := json.MarshalIndent(r, "", "  ")
+	w, err := st.Create(ctx, ReportName, storage.CreateOptions{ContentType: "application/json"})
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(append(b, '\n')); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := st.Delete(ctx, ReportName); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit(ctx)
+}
+
+// Summary is the human-readable report.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "prep: %d manifest rows → %d clips ok, %d failed", r.Rows, r.OK, r.Failed)
+	if r.Accounted {
+		b.WriteString(" (ok + failed = rows ✓)\n")
+	} else {
+		b.WriteString(" (ok + failed ≠ rows ✗)\n")
+	}
+	if len(r.FailedByClass) > 0 {
+		var cs []string
+		for c := range r.FailedByClass {
+			cs = append(cs, c)
+		}
+		sort.Strings(cs)
+		b.WriteString("  failures by class:")
+		for _, c := range cs {
+			fmt.Fprintf(&b, " %s=%d", c, r.FailedByClass[c])
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "  computed %d clips, reused %d staged and %d committed\n", r.Computed, r.Restaged, r.Committed)
+	fmt.Fprintf(&b, "  %d shards, %.1f MB in %s\n", r.Shards, float64(r.Bytes)/1e6, r.Dataset)
+	fmt.Fprintf(&b, "  %.1f s wall, %.2f clips/s; decode %.0f ms/clip, teacher %.0f ms/clip (mean)\n",
+		r.WallS, r.ClipsPerS, r.DecodeMSMean, r.TeacherMSMean)
+	fmt.Fprintf(&b, "  runner %s, report %s\n", r.Runner, storage.Join(r.Dataset, ReportName))
+	return b.String()
+}
+
+// fileSHA256 hashes a local or gs:// file.
+func fileSHA256(ctx context.Context, uri string) (string, error) {
+	h := sha256.New()
+	if isGS(uri) {
+		dir, name := splitGS(uri)
+		st, err := storage.Open(ctx, dir)
+		if err != nil {
+			return "", err
+		}
+		defer st.Close()
+		r, err := st.Open(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		defer r.Close()
+		if _, err := io.Copy(h, io.NewSectionReader(r, 0, r.Size())); err != nil {
+			return "", err
+		}
+	} else {
+		f, err := os.Open(uri)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		if _, err := io.Copy(h, f); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

@@ -1,0 +1,130 @@
+package prep
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/storage"
+)
+
+// stagingDir holds the finished rows of one configuration (its provenance hash), so staged rows
+// of a different configuration are never mixed in.
+func stagingDir(c Config) string {
+	b, _ := json.Marshal(c.Provenance)
+	h := sha256.Sum256(b)
+	return "_staging/" + hex.EncodeToString(h[:8])
+}
+
+func stagingName(c Config, clipID string) string { return stagingDir(c) + "/" + clipID + ".arrow" }
+
+// stageRow publishes row as a one-row Arrow IPC file under its clip id, atomically.
+func stageRow(ctx context.Context, st storage.Store, c Config, row schemas.ClipRow) error {
+	rec, err := schemas.NewClipRecord(memory.DefaultAllocator, c.Provenance, []schemas.ClipRow{row})
+	if err != nil {
+		return err
+	}
+	defer rec.Release()
+	var buf bytes.Buffer
+	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(rec.Schema()))
+	if err != nil {
+		return err
+	}
+	if err := w.Write(rec); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	sw, err := st.Create(ctx, stagingName(c, row.ClipID), storage.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	if _, err := sw.Write(buf.Bytes()); err != nil {
+		sw.Abort()
+		return err
+	}
+	if err := sw.Commit(ctx); err != nil && !errors.Is(err, storage.ErrExists) {
+		sw.Abort()
+		return err
+	}
+	return nil
+}
+
+// readStaged reads a staged row back (a deep copy, independent of the file).
+func readStaged(ctx context.Context, st storage.Store, c Config, clipID string) (schemas.ClipRow, error) {
+	r, err := st.Open(ctx, stagingName(c, clipID))
+	if err != nil {
+		return schemas.ClipRow{}, err
+	}
+	defer r.Close()
+	fr, err := ipc.NewFileReader(io.NewSectionReader(r, 0, r.Size()))
+	if err != nil {
+		return schemas.ClipRow{}, fmt.Errorf("staged clip %s is unreadable (%v); delete it and rerun", clipID, err)
+	}
+	defer fr.Close()
+	rec, err := fr.RecordBatch(0)
+	if err != nil {
+		return schemas.ClipRow{}, fmt.Errorf("staged clip %s is unreadable (%v); delete it and rerun", clipID, err)
+	}
+	b, err := schemas.NewClipBatch(c.Provenance, rec)
+	if err != nil {
+		return schemas.ClipRow{}, err
+	}
+	row, err := b.Row(0)
+	if err != nil {
+		return schemas.ClipRow{}, err
+	}
+	return row.Clone(), nil
+}
+
+// localTeacher returns a local path of the teacher weights, downloading a gs:// file once per
+// process into the temp directory (verified against the sha256 the launcher computed).
+func localTeacher(ctx context.Context, c Config) (string, error) {
+	if !isGS(c.Teacher) {
+		return c.Teacher, nil
+	}
+	path := filepath.Join(os.TempDir(), "umt-teacher-"+c.TeacherSHA256+".safetensors")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	dir, name := splitGS(c.Teacher)
+	st, err := storage.Open(ctx, dir)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	r, err := st.Open(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("opening the teacher %s: %w", c.Teacher, err)
+	}
+	defer r.Close()
+	tmp, err := os.CreateTemp(os.TempDir(), "umt-teacher-*.tmp")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), io.NewSectionReader(r, 0, r.Size())); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("downloading the teacher %s: %w", c.Teacher, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); c.TeacherSHA256 != "" && got != c.TeacherSHA256 {
+		return "", fmt.Errorf("the teacher %s changed since the job started (sha256 %s, expected %s)", c.Teacher, got, c.TeacherSHA256)
+	}
+	return path, os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,265 @@
+package prep
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/umt-dev/umt/kernels/cpu"
+	"github.com/umt-dev/umt/models/clip"
+	"github.com/umt-dev/umt/models/weights"
+	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/training/masks"
+	"github.com/umt-dev/umt/transforms/storage"
+)
+
+// Teach runs the teacher on decoded clips in batches of cfg.BatchClips gathered across a
+// bundle, selects the stored tokens per layout, and stages each finished row.
+func Teach(s beam.Scope, cfg Config, decoded beam.PCollection) beam.PCollection {
+	s = s.Scope("Teach")
+	return beam.ParDo(s, &teacherFn{Cfg: cfg}, decoded)
+}
+
+// teacherFn batches clips across a bundle. It holds no state between bundles except a teacher
+// borrowed from a per-process pool (no stateful DoFn: prism may split bundles dynamically).
+type teacherFn struct {
+	Cfg Config
+
+	store     storage.Store
+	teacher   *clip.Teacher
+	pending   []Decoded
+	teacherMS beam.Distribution
+	batches   beam.Distribution
+	ok        beam.Counter
+	failed    beam.Counter
+}
+
+func (f *teacherFn) Setup(ctx context.Context) error {
+	f.teacherMS = beam.NewDistribution(Namespace, "teacher_ms_per_clip")
+	f.batches = beam.NewDistribution(Namespace, "teacher_batch_clips")
+	f.ok = beam.NewCounter(Namespace, "clips_staged")
+	f.failed = beam.NewCounter(Namespace, "teacher_failed")
+	st, err := storage.Open(ctx, f.Cfg.Output)
+	if err != nil {
+		return fmt.Errorf("opening the output %s: %w", f.Cfg.Output, err)
+	}
+	f.store = st
+	return nil
+}
+
+func (f *teacherFn) StartBundle(ctx context.Context, _ func(int64, Item)) error {
+	f.pending = f.pending[:0]
+	return nil
+}
+
+func (f *teacherFn) ProcessElement(ctx context.Context, d Decoded, item func(int64, Item)) error {
+	f.pending = append(f.pending, d)
+	if len(f.pending) >= f.Cfg.BatchClips {
+		return f.flush(ctx, item)
+	}
+	return nil
+}
+
+func (f *teacherFn) FinishBundle(ctx context.Context, item func(int64, Item)) error {
+	err := f.flush(ctx, item)
+	if f.teacher != nil {
+		teachers.put(f.Cfg, f.teacher)
+		f.teacher = nil
+	}
+	return err
+}
+
+// flush runs the teacher on the pending clips and stages their rows.
+func (f *teacherFn) flush(ctx context.Context, item func(int64, Item)) error {
+	if len(f.pending) == 0 {
+		return nil
+	}
+	batch := f.pending
+	f.pending = nil
+	if f.teacher == nil {
+		t, err := teachers.get(ctx, f.Cfg)
+		if err != nil {
+			return err // a teacher that cannot load fails the job: every clip would fail
+		}
+		f.teacher = t
+	}
+	p := f.Cfg.Provenance
+	B, T, S := len(batch), p.Frames, p.Size
+	frames := make([]byte, 0, B*p.FrameBytes())
+	for _, d := range batch {
+		frames = append(frames, d.Frames...)
+	}
+	start := time.Now()
+	feats, attn, err := f.teacher.Encode(frames, B, T, S, S)
+	if err != nil {
+		for _, d := range batch {
+			f.fail(ctx, d, ClassTeacher, StageTeacher, err.Error(), item)
+		}
+		return nil
+	}
+	perClip := time.Since(start).Milliseconds() / int64(B)
+	f.batches.Update(ctx, int64(B))
+	for b, d := range batch {
+		f.teacherMS.Update(ctx, perClip)
+		row, err := buildRow(p, f.Cfg.TeacherLayers, f.Cfg.Seed, d, b, B, feats, attn)
+		if err != nil {
+			f.fail(ctx, d, ClassTeacher, StageTeacher, err.Error(), item)
+			continue
+		}
+		if err := stageRow(ctx, f.store, f.Cfg, row); err != nil {
+			return fmt.Errorf("staging clip %s: %w", d.Work.ClipID, err) // storage trouble: retry the bundle
+		}
+		f.ok.Inc(ctx, 1)
+		progress.done.Add(1)
+		item(groupOf(d.Work.Row.Index, f.Cfg.GroupClips), Item{Index: d.Work.Row.Index, ClipID: d.Work.ClipID, Staged: true})
+	}
+	return nil
+}
+
+func (f *teacherFn) fail(ctx context.Context, d Decoded, class, stage, msg string, item func(int64, Item)) {
+	f.failed.Inc(ctx, 1)
+	progress.done.Add(1)
+	progress.failed.Add(1)
+	w := d.Work
+	item(groupOf(w.Row.Index, f.Cfg.GroupClips), Item{Index: w.Row.Index, ClipID: w.ClipID, Failed: true, Failure: schemas.FailureRow{
+		URI: w.Row.URI, ClipID: w.ClipID, SpanStartS: w.Row.Start, SpanEndS: w.Row.End,
+		ErrorClass: class, Message: msg, Stage: stage, Attempt: w.Attempt,
+	}})
+}
+
+// buildRow cuts clip b out of the batch outputs (feats [K, B, T·HW, D], attn [B·T, HW]) and
+// keeps the tokens the layout stores.
+func buildRow(p schemas.Provenance, layers []int32, seed int64, d Decoded, b, B int, feats, attn []float32) (schemas.ClipRow, error) {
+	T, HW, K, D := p.Frames, p.HW, p.K, p.D
+	clipAttn := attn[b*T*HW : (b+1)*T*HW]
+	lay, err := schemas.ParseLayout(p.Layout)
+	if err != nil {
+		return schemas.ClipRow{}, err
+	}
+	var tokens []int
+	var maskIdx []int32
+	if lay.Visible {
+		draws := make([][][]int, lay.M)
+		for m := range draws {
+			draws[m], err = masks.Sample(clipAttn, T, HW, p.MaskRatio, masks.NewStream(uint64(seed), d.Work.ClipID, -1, m))
+			if err != nil {
+				return schemas.ClipRow{}, fmt.Errorf("drawing semantic mask %d: %w", m, err)
+			}
+			for _, t := range masks.TokenIndex(draws[m], HW) {
+				maskIdx = append(maskIdx, int32(t))
+			}
+		}
+		tokens = masks.TokenIndex(masks.Union(draws...), HW)
+	} else {
+		tokens = make([]int, T*HW)
+		for i := range tokens {
+			tokens[i] = i
+		}
+	}
+	N := T * HW
+	sel := make([]float32, 0, K*len(tokens)*D)
+	for k := 0; k < K; k++ {
+		base := (k*B + b) * N * D
+		for _, t := range tokens {
+			sel = append(sel, feats[base+t*D:base+(t+1)*D]...)
+		}
+	}
+	row := schemas.ClipRow{
+		ClipID: d.Work.ClipID, SourceURI: d.Work.Row.URI, SpanStartS: d.Work.Row.Start, SpanEndS: d.Work.Row.End,
+		Caption: d.Work.Row.Caption, Label: d.Work.Row.Label,
+		FramePTS: d.FramePTS, FrameTimeS: d.FrameTimeS, Frames: d.Frames,
+		TeacherLayers:   layers,
+		TeacherTokens:   int32s(tokens),
+		TeacherFeatures: schemas.F16Bits(nil, sel),
+		TeacherCLSAttn:  schemas.F16Bits(nil, clipAttn),
+		Masks:           maskIdx,
+	}
+	if row.SpanEndS < row.SpanStartS { // "to the end" from a start: record the last frame's time
+		for _, t := range row.FrameTimeS {
+			row.SpanEndS = max(row.SpanEndS, t)
+		}
+		row.SpanEndS = max(row.SpanEndS, row.SpanStartS)
+	}
+	return row, row.Validate(p)
+}
+
+func int32s(v []int) []int32 {
+	out := make([]int32, len(v))
+	for i, x := range v {
+		out[i] = int32(x)
+	}
+	return out
+}
+
+// teacherPool keeps loaded teachers for reuse across bundles in this process; a Teacher is
+// not safe for concurrent use, so each bundle borrows its own.
+type teacherPool struct {
+	mu   sync.Mutex
+	free map[string][]*clip.Teacher
+}
+
+var teachers teacherPool
+
+func poolKey(c Config) string {
+	b, _ := json.Marshal(struct {
+		W string
+		C clip.Config
+		M int
+		T int
+	}{c.TeacherSHA256 + c.Teacher, c.TeacherConfig, c.BatchClips * c.Frames, c.Workers})
+	return string(b)
+}
+
+func (p *teacherPool) get(ctx context.Context, c Config) (*clip.Teacher, error) {
+	k := poolKey(c)
+	p.mu.Lock()
+	if n := len(p.free[k]); n > 0 {
+		t := p.free[k][n-1]
+		p.free[k] = p.free[k][:n-1]
+		p.mu.Unlock()
+		return t, nil
+	}
+	p.mu.Unlock()
+	path, err := localTeacher(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	t, _, err := loadTeacher(path, c.TeacherConfig, c.BatchClips*c.Frames, c.Workers)
+	return t, err
+}
+
+func (p *teacherPool) put(c Config, t *clip.Teacher) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.free == nil {
+		p.free = map[string][]*clip.Teacher{}
+	}
+	p.free[poolKey(c)] = append(p.free[poolKey(c)], t)
+}
+
+// loadTeacher loads a teacher on the CPU backend; cfg's zero fields come from the weights.
+func loadTeacher(path string, cfg clip.Config, maxFrames, threads int) (*clip.Teacher, clip.Config, error) {
+	f, err := weights.Open(path)
+	if err != nil {
+		return nil, clip.Config{}, fmt.Errorf("loading the teacher %s: %w", path, err)
+	}
+	defer f.Close()
+	w, full, err := clip.FromFile(f, cfg)
+	if err != nil {
+		return nil, clip.Config{}, fmt.Errorf("loading the teacher %s: %w", path, err)
+	}
+	t, err := clip.New(cpu.New(cpu.Options{Threads: threads}), full, w, clip.Options{MaxFrames: max(maxFrames, 1)})
+	if err != nil {
+		return nil, clip.Config{}, fmt.Errorf("building the teacher: %w", err)
+	}
+	return t, full, nil
+}
+
+func init() {
+	register.DoFn3x1[context.Context, Decoded, func(int64, Item), error](&teacherFn{})
+}
