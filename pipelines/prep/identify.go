@@ -82,7 +82,7 @@ func (f *dedupeFn) ProcessElement(ctx context.Context, id string, rows func(*man
 		item(groupOf(d.Index, f.Cfg.GroupClips), Item{Index: d.Index, ClipID: id, Failed: true, Failure: schemas.FailureRow{
 			URI: d.URI, ClipID: id, SpanStartS: d.Start, SpanEndS: d.End, ErrorClass: ClassDuplicate,
 			Message: "the same clip (uri, span and sampler) as manifest row " + itoa(first.Index) + "; it is stored once",
-			Stage: StageManifest, Attempt: 1,
+			Stage:   StageManifest, Attempt: 1,
 		}})
 	}
 	g := groupOf(first.Index, f.Cfg.GroupClips)
