@@ -34,7 +34,11 @@ func (b *Backend) Attention(a kernels.Attention) {
 	if b.err != nil {
 		return
 	}
-	b.launch(fmt.Sprintf("attn_fwd_d%d", dmax), [3]int{gx, gy, 1}, block1(attnRows),
+	kernel, block := fmt.Sprintf("attn_fwd_d%d", dmax), attnRows
+	if b.tensorCoreAttention(a.Dh) {
+		kernel, block = "attn_fwd_tc_d64", 128 // 4 warps x 16 rows = attnRows rows per block
+	}
+	b.launch(kernel, [3]int{gx, gy, 1}, block1(block),
 		out, lse, q, k, v, bias, a.H, a.Lq, a.Lk, a.Dh, a.Scale,
 		int64(a.QRow), int64(a.QBatch), int64(a.KVRow), int64(a.KVBatch))
 	if !a.Probs.IsZero() {
@@ -57,6 +61,12 @@ func (b *Backend) Attention(a kernels.Attention) {
 			b.dptr(a.HeadMean, op), lse, q, k, bias, a.H, a.Lq, a.Lk, a.Dh, a.Scale,
 			int64(a.QRow), int64(a.QBatch), int64(a.KVRow), int64(a.KVBatch), a.HeadMeanRow)
 	}
+}
+
+// tensorCoreAttention reports whether the forward runs on bf16 tensor cores: in the BF16
+// precision (the autocast-equivalent path), head size 64 (ViT-B and L), on sm_80 or newer.
+func (b *Backend) tensorCoreAttention(dh int) bool {
+	return b.prec == BF16 && dh == 64 && b.dev.major >= 8
 }
 
 // AttentionBackward computes dQ, dK, dV from the saved probabilities (attention_bwd.cu).

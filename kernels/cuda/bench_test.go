@@ -58,11 +58,15 @@ func BenchmarkGPUGemm(b *testing.B) {
 func BenchmarkGPUAttention(b *testing.B) {
 	for _, c := range []struct {
 		name        string
+		prec        Precision
 		bs, l       int
 		mean, train bool
-	}{{"teacher", 512, 197, false, false}, {"teacher-cls-mean", 512, 197, true, false}, {"student-train", 64, 320, false, true}} {
+	}{
+		{"teacher-fp32", FP32, 512, 197, false, false}, {"teacher-bf16-tensorcores", BF16, 512, 197, false, false},
+		{"teacher-cls-mean-bf16", BF16, 512, 197, true, false}, {"student-train-fp32", FP32, 64, 320, false, true},
+	} {
 		b.Run(c.name, func(b *testing.B) {
-			g := benchGPU(b, FP32)
+			g := benchGPU(b, c.prec)
 			h, dh := 12, 64
 			w := h * dh
 			qkv, out := g.Alloc(c.bs*c.l*3*w), g.Alloc(c.bs*c.l*w)

@@ -79,7 +79,8 @@ func TestSourcesEmbedded(t *testing.T) {
 				}
 				continue
 			}
-			if !strings.Contains(src, "extern \"C\" __global__ void "+k+"(") {
+			def := regexp.MustCompile(`extern "C" __global__ void (__launch_bounds__\(\d+\) )?` + k + `\(`)
+			if !def.MatchString(src) {
 				t.Errorf("%s does not define kernel %s", p.file, k)
 			}
 		}

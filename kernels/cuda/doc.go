@@ -18,8 +18,9 @@
 // GEMMs go through cuBLASLt with float32 operands; [Options.Precision] selects the compute
 // path: exact float32, TF32 or bfloat16 tensor cores with float32 accumulation. Elementwise
 // ops, LayerNorm, softmax, attention (FlashAttention-style: key/value tiles in shared memory,
-// online softmax, no Lq×Lk matrix in global memory unless Probs are asked for), gathers and
-// scatters, the alignment loss and fused AdamW are the embedded kernels.
+// online softmax, no Lq×Lk matrix in global memory unless Probs are asked for; on bf16 tensor
+// cores with mma.sync for head size 64 in the BF16 precision), gathers and scatters, the
+// alignment loss and fused AdamW are the embedded kernels.
 //
 // Device memory comes from a caching pool ([pool]) with accounting: Stats().LiveBytes counts
 // what the caller holds, exactly as kernels/cpu counts it, so tests can assert that it returns

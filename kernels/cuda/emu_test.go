@@ -45,7 +45,7 @@ func TestEmulator(t *testing.T) {
 		fn   func(*testing.T)
 	}{
 		{"OpenAndCache", TestGPUOpenAndCache}, {"Accounting", TestGPUAccountingAndMisuse}, {"Elementwise", TestParityElementwise}, {"Rows", TestParityRowsOps},
-		{"GatherScatter", TestParityGatherScatter}, {"Gemm", TestParityGemm}, {"Attention", TestParityAttention},
+		{"GatherScatter", TestParityGatherScatter}, {"Gemm", TestParityGemm}, {"Attention", TestParityAttention}, {"AttentionBF16", TestParityAttentionBF16},
 		{"AttentionBackward", TestParityAttentionBackward}, {"LayerNormBackward", TestParityLayerNormBackward},
 		{"PointwiseBackward", TestParityPointwiseBackward}, {"LossesAdamW", TestParityLossesAndAdamW},
 	} {

@@ -21,6 +21,7 @@ var programs = []struct {
 	{"rows.cu", []string{"layernorm_fwd", "layernorm_bwd_dx", "layernorm_bwd_params", "sum_rows_f32",
 		"softmax_rows", "l2norm_fwd", "l2norm_bwd", "align_loss_partial", "sumsq_partial", "finish_sum"}},
 	{"attention.cu", []string{"attn_fwd_d32", "attn_fwd_d64", "attn_fwd_d128", "attn_probs", "attn_head_mean"}},
+	{"attention_tc.cu", []string{"attn_fwd_tc_d64"}},
 	{"attention_bwd.cu", []string{"attn_bwd_dq_d32", "attn_bwd_dkv_d32", "attn_bwd_dq_d64", "attn_bwd_dkv_d64",
 		"attn_bwd_dq_d128", "attn_bwd_dkv_d128"}},
 }

@@ -113,3 +113,33 @@ func TestParityAttentionBackward(t *testing.T) {
 		}
 	}
 }
+
+// TestParityAttentionBF16 checks the tensor-core forward (precision BF16, head size 64) against
+// the float32 CPU reference. Q, K, V and P are rounded to bfloat16 (unit roundoff 2^-9 ≈ 2e-3)
+// with float32 accumulation, as PyTorch's bf16 SDPA: outputs (convex combinations of V in
+// [-1, 1]) within 1e-2 absolute; probabilities and the head mean, rebuilt in float32 from the
+// bf16 forward's log-sum-exp, within 1e-4 + 2e-3 relative. On the emulator (which rounds as
+// the hardware does) the errors were at most 1.9e-3 (Lk = 1: the output is V in bf16) and
+// 4e-4 relative.
+func TestParityAttentionBF16(t *testing.T) {
+	d := newDual(t, Options{Precision: BF16})
+	if !d.g.tensorCoreAttention(64) {
+		t.Skipf("%s has no bf16 tensor cores (needs sm_80+)", d.g.Name())
+	}
+	shapes := []attnShape{{1, 1, 1, 1, 64}, {2, 3, 63, 65, 64}, {1, 2, 130, 129, 64}, {2, 12, 197, 197, 64}, {1, 12, 320, 320, 64}}
+	for _, s := range quick(shapes, 3) {
+		for _, bias := range []bool{false, true} {
+			name := fmt.Sprintf("%+v bias=%v", s, bias)
+			a, bufs := attnOperands(d, s, bias)
+			probs, mean := d.zeros(s.b*s.h*s.lq*s.lk), d.zeros(s.b*s.lk)
+			d.run(func(k kernels.Trainer, side int) {
+				x := a[side]
+				x.Probs, x.HeadMean = probs[side], mean[side]
+				k.Attention(x)
+			})
+			d.check("Attention bf16 out "+name, bufs[2], 1e-2, 0)
+			d.check("Attention bf16 probs "+name, probs, 1e-4, 2e-3)
+			d.check("Attention bf16 head mean "+name, mean, 1e-4, 2e-3)
+		}
+	}
+}

@@ -16,6 +16,7 @@ struct dim3 {
 };
 extern thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
 
+#define UMT_EMU 1
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -42,6 +43,14 @@ inline float __int_as_float(int i) {
   std::memcpy(&f, &i, 4);
   return f;
 }
+inline unsigned __float_as_uint(float f) {
+  unsigned u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+// A warp-wide mma.sync.m16n8k16 bf16 -> f32: every lane passes its fragments (PTX layouts,
+// see attention_tc.cu); the scheduler runs the product once all 32 lanes have arrived.
+void emu_mma_bf16(float* c, const unsigned* a, const unsigned* b);
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 
 template <class A, class B>

@@ -25,7 +25,7 @@ void emu_register(const char* name, Tramp t) { registry()[name] = std::move(t); 
 // every runnable fiber until it blocks at __syncthreads or a warp shuffle or finishes. A warp's
 // shuffle completes when all its live lanes wait at one (the scheduler exchanges the values);
 // __syncthreads releases when every live thread of the block waits at it. Blocks run in turn.
-enum State { RUN, AT_SYNC, AT_SHFL, DONE };
+enum State { RUN, AT_SYNC, AT_SHFL, AT_MMA, DONE };
 constexpr size_t kStack = 128 << 10;
 struct Fiber {
   ucontext_t ctx;
@@ -35,6 +35,8 @@ struct Fiber {
   std::unique_ptr<char[]> stack;  // uninitialised: only what the fiber touches is paged in
   alignas(8) unsigned char val[8];
   int size = 0, o = 0;
+  unsigned ma[4], mb[2];
+  float* mc = nullptr;  // the lane's accumulators (on its stack, live while it waits)
 };
 static ucontext_t g_sched;
 static Fiber* g_cur;
@@ -54,6 +56,47 @@ void emu_shfl(void* v, int size, int o) {
   swapcontext(&f->ctx, &g_sched);
   std::memcpy(v, f->val, size);
 }
+void emu_mma_bf16(float* c, const unsigned* a, const unsigned* b) {
+  Fiber* f = g_cur;
+  std::memcpy(f->ma, a, sizeof f->ma);
+  std::memcpy(f->mb, b, sizeof f->mb);
+  f->mc = c;
+  f->st = AT_MMA;
+  swapcontext(&f->ctx, &g_sched);
+}
+
+static float bf16f(unsigned bits) {
+  unsigned u = (bits & 0xffffu) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// warp_mma computes D = A B + C for one warp from its 32 lanes' fragments.
+static void warp_mma(Fiber* lanes) {
+  float A[16][16], B[16][8], C[16][8];
+  for (int L = 0; L < 32; L++) {
+    const Fiber& f = lanes[L];
+    int g = L >> 2, q = L & 3;
+    A[g][2 * q] = bf16f(f.ma[0]), A[g][2 * q + 1] = bf16f(f.ma[0] >> 16);
+    A[g + 8][2 * q] = bf16f(f.ma[1]), A[g + 8][2 * q + 1] = bf16f(f.ma[1] >> 16);
+    A[g][2 * q + 8] = bf16f(f.ma[2]), A[g][2 * q + 9] = bf16f(f.ma[2] >> 16);
+    A[g + 8][2 * q + 8] = bf16f(f.ma[3]), A[g + 8][2 * q + 9] = bf16f(f.ma[3] >> 16);
+    B[2 * q][g] = bf16f(f.mb[0]), B[2 * q + 1][g] = bf16f(f.mb[0] >> 16);
+    B[2 * q + 8][g] = bf16f(f.mb[1]), B[2 * q + 9][g] = bf16f(f.mb[1] >> 16);
+    C[g][2 * q] = f.mc[0], C[g][2 * q + 1] = f.mc[1], C[g + 8][2 * q] = f.mc[2], C[g + 8][2 * q + 1] = f.mc[3];
+  }
+  for (int L = 0; L < 32; L++) {
+    int g = L >> 2, q = L & 3;
+    int rows[4] = {g, g, g + 8, g + 8}, cols[4] = {2 * q, 2 * q + 1, 2 * q, 2 * q + 1};
+    for (int e = 0; e < 4; e++) {
+      double acc = C[rows[e]][cols[e]];
+      for (int k = 0; k < 16; k++) acc += double(A[rows[e]][k]) * B[k][cols[e]];
+      lanes[L].mc[e] = float(acc);
+    }
+  }
+}
+
 static void fiber_main() {
   (*g_kernel)(g_params);
   g_cur->st = DONE;  // uc_link returns to the scheduler
@@ -80,10 +123,17 @@ static bool run_block(std::vector<Fiber>& fs) {
     }
     bool released = false;
     for (int w = 0; w < nw; w++) {
-      int lo = w * 32, hi = std::min(int(fs.size()), lo + 32), waiting = 0, live = 0;
+      int lo = w * 32, hi = std::min(int(fs.size()), lo + 32), waiting = 0, live = 0, mma = 0;
       for (int i = lo; i < hi; i++) {
         if (fs[i].st != DONE) live++;
         if (fs[i].st == AT_SHFL) waiting++;
+        if (fs[i].st == AT_MMA) mma++;
+      }
+      if (mma == 32) {  // mma.sync needs the whole warp
+        warp_mma(&fs[lo]);
+        for (int i = lo; i < hi; i++) fs[i].st = RUN;
+        released = true;
+        continue;
       }
       if (live == 0 || waiting != live) continue;
       unsigned char tmp[32][8];
