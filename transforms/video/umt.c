@@ -1,7 +1,6 @@
 // C helpers of package video; see cgo.go for why they exist.
 #include "umt.h"
 
-
 int umt_interrupt_cb(void *p) {
 	umt_guard *g = (umt_guard *)p;
 	if (atomic_load(&g->abort)) return 1;
@@ -18,10 +17,6 @@ umt_guard *umt_guard_new(int64_t budget_us) {
 }
 void umt_guard_abort(umt_guard *g) { atomic_store(&g->abort, 1); }
 int umt_guard_expired(umt_guard *g) { return umt_interrupt_cb(g); }
-void umt_guard_install(AVFormatContext *fc, umt_guard *g) {
-	fc->interrupt_callback.callback = umt_interrupt_cb;
-	fc->interrupt_callback.opaque = g;
-}
 
 void umt_flush(AVCodecContext *c) { avcodec_flush_buffers(c); }
 int64_t umt_best_effort(const AVFrame *f) { return f->best_effort_timestamp; }
