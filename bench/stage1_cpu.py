@@ -16,6 +16,7 @@ Prints one JSON line with the minimum and median step time in seconds.
 import argparse
 import json
 import math
+import os
 import statistics
 import time
 
@@ -39,56 +40,145 @@ def sinusoid(n, d):
     return out.float()
 
 
-class Block(nn.Module):
+class Attention(nn.Module):
     def __init__(self, d, heads):
         super().__init__()
         self.heads = heads
-        self.norm1 = nn.LayerNorm(d, eps=1e-6)
         self.qkv = nn.Linear(d, 3 * d, bias=False)
         self.q_bias = nn.Parameter(torch.zeros(d))
         self.v_bias = nn.Parameter(torch.zeros(d))
         self.proj = nn.Linear(d, d)
-        self.norm2 = nn.LayerNorm(d, eps=1e-6)
-        self.fc1 = nn.Linear(d, 4 * d)
-        self.fc2 = nn.Linear(4 * d, d)
 
     def forward(self, x):
         b, n, d = x.shape
-        h = self.norm1(x)
         bias = torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
-        qkv = F.linear(h, self.qkv.weight, bias).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        qkv = F.linear(x, self.qkv.weight, bias).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0] * (d // self.heads) ** -0.5, qkv[1], qkv[2]
         a = (q @ k.transpose(-2, -1)).softmax(-1)
-        x = x + self.proj((a @ v).transpose(1, 2).reshape(b, n, d))
-        return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
+        return self.proj((a @ v).transpose(1, 2).reshape(b, n, d))
+
+
+class Mlp(nn.Module):
+    def __init__(self, d, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(d, hidden)
+        self.fc2 = nn.Linear(hidden, d)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, d, heads, mlp_ratio):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d, eps=1e-6)
+        self.attn = Attention(d, heads)
+        self.norm2 = nn.LayerNorm(d, eps=1e-6)
+        self.mlp = Mlp(d, mlp_ratio * d)
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, dim, patch):
+        super().__init__()
+        self.proj = nn.Conv3d(3, dim, (1, patch, patch), (1, patch, patch))
+
+
+class Encoder(nn.Module):
+    def __init__(self, dim, depth, heads, mlp_ratio, patch):
+        super().__init__()
+        self.patch_embed = PatchEmbed(dim, patch)
+        self.blocks = nn.ModuleList([Block(dim, heads, mlp_ratio) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+
+
+class Decoder(nn.Module):
+    def __init__(self, dim, clip_dim):
+        super().__init__()
+        self.head = nn.Linear(dim, clip_dim)
+        self.norm = nn.LayerNorm(clip_dim, eps=1e-6)
 
 
 class Student(nn.Module):
-    def __init__(self, img, patch, frames, dim, depth, heads, clip_dim, k):
+    """Parameter names follow the official state dict (encoder.*, clip_decoder.*), so umt's
+    exported model.safetensors loads with strict=True."""
+
+    def __init__(self, img, patch, frames, dim, depth, heads, clip_dim, k, mlp_ratio=4):
         super().__init__()
         self.k = k
-        self.patch = nn.Conv3d(3, dim, (1, patch, patch), (1, patch, patch))
+        self.encoder = Encoder(dim, depth, heads, mlp_ratio, patch)
         n = frames * (img // patch) ** 2
-        self.register_buffer("pe", sinusoid(n, dim)[None])
-        self.blocks = nn.ModuleList([Block(dim, heads) for _ in range(depth)])
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.heads = nn.ModuleList([nn.Sequential(nn.Linear(dim, clip_dim), nn.LayerNorm(clip_dim, eps=1e-6)) for _ in range(k)])
+        self.register_buffer("pe", sinusoid(n, dim)[None], persistent=False)
+        self.clip_decoder = nn.ModuleList([Decoder(dim, clip_dim) for _ in range(k)])
 
     def forward(self, video, mask):
-        x = self.patch(video).flatten(2).transpose(1, 2) + self.pe
+        enc = self.encoder
+        x = enc.patch_embed.proj(video).flatten(2).transpose(1, 2) + self.pe
         b, _, d = x.shape
         x = x[~mask].reshape(b, -1, d)
         outs = []
-        for i, blk in enumerate(self.blocks):
+        for i, blk in enumerate(enc.blocks):
             x = blk(x)
-            if i >= len(self.blocks) - self.k:
+            if i >= len(enc.blocks) - self.k:
                 outs.append(x)
         pe = self.pe.expand(b, -1, -1)[~mask].reshape(b, -1, d)
         res = []
-        for h, o in zip(self.heads, outs):
-            y = h(self.norm(o) + pe)
+        for dec, o in zip(self.clip_decoder, outs):
+            y = dec.norm(dec.head(enc.norm(o) + pe))
             res.append(y / y.norm(dim=-1, keepdim=True))
         return torch.stack(res)
+
+
+DTYPES = {"F32": ("<f4", torch.float32), "I64": ("<i8", torch.int64), "U8": ("u1", torch.uint8)}
+
+
+def read_safetensors(path):
+    import numpy as np
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = info["data_offsets"]
+        npdt, _ = DTYPES[info["dtype"]]
+        arr = np.frombuffer(raw[8 + n + a:8 + n + b], dtype=npdt).reshape(info["shape"]).copy()
+        out[name] = torch.from_numpy(arr)
+    return out
+
+
+def write_safetensors(path, tensors):
+    header, blobs, off = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous().float()
+        b = t.numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little") + h + b"".join(blobs))
+
+
+def check(d, cfg):
+    """Load umt's export d/model.safetensors strictly, run d/input.safetensors (video, mask,
+    targets) through forward + loss + backward, write outputs, loss and grads."""
+    m = Student(**cfg)
+    m.load_state_dict(read_safetensors(os.path.join(d, "model.safetensors")), strict=True)
+    inp = read_safetensors(os.path.join(d, "input.safetensors"))
+    out = m(inp["video"], inp["mask"].bool())
+    loss = (2 - 2 * (out * inp["targets"]).sum(-1)).mean()
+    loss.backward()
+    res = {"outputs": out, "loss": loss.reshape(1)}
+    for n, q in m.named_parameters():
+        res["grad." + n] = q.grad
+    write_safetensors(os.path.join(d, "torch.safetensors"), res)
 
 
 def main():
@@ -97,8 +187,13 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--check", metavar="DIR", help="cross-check mode (used by models/vit tests): see check()")
+    ap.add_argument("--config", help="JSON student config for --check: img, patch, frames, dim, depth, heads, clip_dim, k, mlp_ratio")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.check:
+        check(a.check, json.loads(a.config))
+        return
     torch.manual_seed(0)
     p = PRESETS[a.preset]
     m = Student(**p)
