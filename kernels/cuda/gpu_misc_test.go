@@ -65,6 +65,12 @@ func TestGPUAccountingAndMisuse(t *testing.T) {
 	if s := b.Stats(); s.LiveBytes != 0 || s.LiveAllocs != 0 || s.PeakBytes != 4040 {
 		t.Errorf("Stats after freeing everything: %+v", s)
 	}
+	empty := b.Alloc(0) // empty buffers upload and download like any other
+	b.Upload(empty, nil)
+	if err := b.Download(nil, empty); err != nil {
+		t.Errorf("empty buffer: %v", err)
+	}
+	b.Free(empty)
 	reserved, cached := b.PoolStats()
 	if reserved == 0 || cached != reserved {
 		t.Errorf("pool: reserved %d, cached %d; want every block cached", reserved, cached)

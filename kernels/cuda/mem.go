@@ -120,9 +120,20 @@ func (b *Backend) temp(words int) (ptr uint64, done func()) {
 	return p, func() { b.pool.put(p, class) }
 }
 
+// present checks that buf is a buffer (possibly empty) of type dt.
+func present(op, name string, buf kernels.Buf, dt kernels.DType) error {
+	if buf.IsZero() {
+		return fmt.Errorf("kernels.%s: operand %s is missing (zero Buf)", op, name)
+	}
+	if buf.DType() != dt {
+		return fmt.Errorf("kernels.%s: operand %s is %s, want %s", op, name, buf.DType(), dt)
+	}
+	return nil
+}
+
 // Upload copies src into dst (synchronous).
 func (b *Backend) Upload(dst kernels.Buf, src []float32) {
-	if !b.ok(kernels.Need("Upload", "dst", dst, 1, kernels.F32)) {
+	if !b.ok(present("Upload", "dst", dst, kernels.F32)) {
 		return
 	}
 	if len(src) != dst.Len() {
@@ -138,7 +149,7 @@ func (b *Backend) Upload(dst kernels.Buf, src []float32) {
 
 // UploadIndex copies src into an int32 buffer (synchronous).
 func (b *Backend) UploadIndex(dst kernels.Buf, src []int32) {
-	if !b.ok(kernels.Need("UploadIndex", "dst", dst, 1, kernels.I32)) {
+	if !b.ok(present("UploadIndex", "dst", dst, kernels.I32)) {
 		return
 	}
 	if len(src) != dst.Len() {
@@ -154,7 +165,7 @@ func (b *Backend) UploadIndex(dst kernels.Buf, src []int32) {
 
 // Download waits for the issued work, copies src into dst and returns the pending error.
 func (b *Backend) Download(dst []float32, src kernels.Buf) error {
-	if b.ok(kernels.Need("Download", "src", src, 1, kernels.F32)) {
+	if b.ok(present("Download", "src", src, kernels.F32)) {
 		if len(dst) != src.Len() {
 			b.fail(fmt.Errorf("cuda.Download: buffer of %d values into a slice of %d", src.Len(), len(dst)))
 		} else if p := b.dptr(src, "Download"); p != 0 && len(dst) > 0 {
