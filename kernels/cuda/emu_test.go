@@ -48,6 +48,7 @@ func TestEmulator(t *testing.T) {
 		{"GatherScatter", TestParityGatherScatter}, {"Gemm", TestParityGemm}, {"Attention", TestParityAttention}, {"AttentionBF16", TestParityAttentionBF16},
 		{"AttentionBackward", TestParityAttentionBackward}, {"LayerNormBackward", TestParityLayerNormBackward},
 		{"PointwiseBackward", TestParityPointwiseBackward}, {"LossesAdamW", TestParityLossesAndAdamW},
+		{"TeacherSequence", TestGPUTeacherSequence},
 	} {
 		t.Run(c.name, c.fn)
 	}
