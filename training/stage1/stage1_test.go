@@ -351,3 +351,29 @@ func TestStepsPerEpochAsUMT(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainsOnVisibleLayout: a visible:M dataset trains in both of its modes, with every
+// target found among the stored tokens, and the two modes see different masks.
+func TestTrainsOnVisibleLayout(t *testing.T) {
+	p, rows := synthRows(t, 4, 3, 8)
+	losses := map[string]float64{}
+	for _, mode := range []string{MasksStored, MasksAmong} {
+		c := tinyConfig(t)
+		c.Masks = mode
+		tr, err := New(cpu.New(cpu.Options{}), c, memSource(rows), p, Options{InitSeed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			m, err := tr.Step(context.Background())
+			if err != nil {
+				t.Fatalf("%s: %v", mode, err)
+			}
+			losses[mode] += m.Loss
+		}
+		tr.Close()
+	}
+	if losses[MasksStored] == losses[MasksAmong] {
+		t.Fatalf("stored and among modes gave identical losses %v", losses)
+	}
+}
