@@ -32,7 +32,7 @@ type Dataset struct {
 	ownsStore bool
 	idx       *Index
 	ids       []string
-	byID      map[string]int
+	sorted    []int32 // row ids ordered by clip id, for Has and RowOf without a map
 	o         OpenOptions
 
 	shards []*shardHandle
@@ -43,7 +43,8 @@ type Dataset struct {
 }
 
 type shardHandle struct {
-	once    sync.Once
+	mu      sync.Mutex
+	opened  bool
 	err     error
 	fr      *arrowFile
 	release func() error
@@ -126,10 +127,11 @@ func (d *Dataset) load(ctx context.Context) error {
 	if d.ids, err = readClips(ctx, d.store, &idx); err != nil {
 		return err
 	}
-	d.byID = make(map[string]int, len(d.ids))
-	for i, id := range d.ids {
-		d.byID[id] = i
+	d.sorted = make([]int32, len(d.ids))
+	for i := range d.sorted {
+		d.sorted[i] = int32(i)
 	}
+	sort.Slice(d.sorted, func(a, b int) bool { return d.ids[d.sorted[a]] < d.ids[d.sorted[b]] })
 	d.shards = make([]*shardHandle, len(idx.Shards))
 	for i := range d.shards {
 		d.shards[i] = &shardHandle{}
@@ -152,22 +154,54 @@ func (d *Dataset) Provenance() schemas.Provenance {
 }
 
 // Has reports whether clipID is committed, so a rerun can skip it.
-func (d *Dataset) Has(clipID string) bool { _, ok := d.byID[clipID]; return ok }
+func (d *Dataset) Has(clipID string) bool { _, ok := d.RowOf(clipID); return ok }
 
 // ClipIDs returns the committed clip ids in row order (a copy).
 func (d *Dataset) ClipIDs() []string { return append([]string(nil), d.ids...) }
 
 // RowOf returns the global row id of clipID.
-func (d *Dataset) RowOf(clipID string) (int, bool) { i, ok := d.byID[clipID]; return i, ok }
+func (d *Dataset) RowOf(clipID string) (int, bool) {
+	k := sort.Search(len(d.sorted), func(k int) bool { return d.ids[d.sorted[k]] >= clipID })
+	if k < len(d.sorted) && d.ids[d.sorted[k]] == clipID {
+		return int(d.sorted[k]), true
+	}
+	return 0, false
+}
 
 // Store returns the store the dataset is read from.
 func (d *Dataset) Store() storage.Store { return d.store }
 
 // shard opens shard s on first use: size check, then a memory map (local) or a range reader.
+// A failure is remembered, except one caused by the caller's context, which the next call
+// retries.
 func (d *Dataset) shard(ctx context.Context, s int) (*shardHandle, error) {
 	h := d.shards[s]
-	h.once.Do(func() { h.err = d.openShard(ctx, s, h) })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.opened {
+		err := d.openShard(ctx, s, h)
+		if err != nil && ctx.Err() != nil {
+			h.close()
+			return nil, err
+		}
+		h.opened, h.err = true, err
+	}
 	return h, h.err
+}
+
+func (h *shardHandle) close() error {
+	var errs []error
+	if h.fr != nil {
+		errs = append(errs, h.fr.Close())
+	}
+	if h.release != nil {
+		errs = append(errs, h.release())
+	}
+	if h.reader != nil {
+		errs = append(errs, h.reader.Close())
+	}
+	h.fr, h.release, h.reader = nil, nil, nil
+	return errors.Join(errs...)
 }
 
 func (d *Dataset) openShard(ctx context.Context, s int, h *shardHandle) error {
@@ -254,28 +288,34 @@ func (d *Dataset) loadBatch(ctx context.Context, s, b int) (arrow.RecordBatch, *
 	return rec, cb, nil
 }
 
-func (d *Dataset) cachedBatch(ctx context.Context, s, b int) (*schemas.ClipBatch, error) {
+// cachedBatch returns batch b of shard s from the cache (loading it on a miss) with a
+// reference the caller must release: eviction only drops the cache's own reference, so a
+// batch in use by another goroutine stays valid.
+func (d *Dataset) cachedBatch(ctx context.Context, s, b int) (*schemas.ClipBatch, func(), error) {
 	key := [2]int{s, b}
 	d.mu.Lock()
 	if c, ok := d.cache[key]; ok {
 		d.tick++
 		c.used = d.tick
+		c.rec.Retain()
 		d.mu.Unlock()
-		return c.batch, nil
+		return c.batch, c.rec.Release, nil
 	}
 	d.mu.Unlock()
 	rec, cb, err := d.loadBatch(ctx, s, b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if c, ok := d.cache[key]; ok { // another goroutine loaded it meanwhile
 		rec.Release()
-		return c.batch, nil
+		c.rec.Retain()
+		return c.batch, c.rec.Release, nil
 	}
 	d.tick++
 	d.cache[key] = &cachedBatch{rec: rec, batch: cb, used: d.tick}
+	rec.Retain() // the caller's reference; the cache holds the one from loadBatch
 	for len(d.cache) > d.o.CacheBatches {
 		var oldest [2]int
 		var t int64 = -1
@@ -287,7 +327,7 @@ func (d *Dataset) cachedBatch(ctx context.Context, s, b int) (*schemas.ClipBatch
 		d.cache[oldest].rec.Release()
 		delete(d.cache, oldest)
 	}
-	return cb, nil
+	return cb, rec.Release, nil
 }
 
 // Row returns row i (0 ≤ i < Len). Tensor fields alias the shard's memory; see Dataset.
@@ -299,10 +339,11 @@ func (d *Dataset) Row(ctx context.Context, i int) (schemas.ClipRow, error) {
 		return schemas.ClipRow{}, err
 	}
 	s, b, r := d.locate(i)
-	cb, err := d.cachedBatch(ctx, s, b)
+	cb, release, err := d.cachedBatch(ctx, s, b)
 	if err != nil {
 		return schemas.ClipRow{}, err
 	}
+	defer release()
 	row, err := cb.Row(r)
 	if err != nil {
 		return row, fmt.Errorf("%w: shard %s row %d: %v", ErrCorrupt, d.idx.Shards[s].Name, i-int(d.idx.Shards[s].FirstRow), err)
@@ -435,15 +476,9 @@ func (d *Dataset) Close() error {
 	d.mu.Unlock()
 	var errs []error
 	for _, h := range d.shards {
-		if h.fr != nil {
-			h.fr.Close()
-		}
-		if h.release != nil {
-			errs = append(errs, h.release())
-		}
-		if h.reader != nil {
-			errs = append(errs, h.reader.Close())
-		}
+		h.mu.Lock()
+		errs = append(errs, h.close())
+		h.mu.Unlock()
 	}
 	if d.ownsStore && d.store != nil {
 		errs = append(errs, d.store.Close())

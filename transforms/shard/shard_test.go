@@ -374,3 +374,56 @@ func TestCorruptShards(t *testing.T) {
 		})
 	}
 }
+
+// Row is safe for concurrent use: goroutines reading random rows through a small batch cache
+// all get the rows that were written.
+func TestConcurrentRows(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	p := small("visible:1")
+	rows := rowsFor(p, 13, 20)
+	writeAll(t, openStore(t, dir), p, rows, []string{"c"}, WriterOptions{BatchRows: 3, TargetBytes: 10_000})
+	if _, err := CommitIndex(ctx, dir, IndexOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := Open(ctx, dir, OpenOptions{CacheBatches: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	want := byID(rows)
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for k := 0; k < 100; k++ {
+				i := (g*37 + k*11) % ds.Len()
+				r, err := ds.Row(ctx, i)
+				if err == nil && !reflect.DeepEqual(r, want[r.ClipID]) {
+					err = errors.New("row differs")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := ds.RowOf(rows[5].ClipID); !ok {
+		t.Fatal("RowOf misses a committed clip")
+	}
+	// A cancelled context fails the call but does not poison the dataset.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := ds.Row(cctx, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Row with cancelled context = %v", err)
+	}
+	if _, err := ds.Row(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+}
