@@ -3,6 +3,7 @@ package prep
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -66,6 +67,9 @@ func cleanStaging(ctx context.Context, c Config) error {
 		if err := st.Delete(ctx, o.Name); err != nil {
 			return fmt.Errorf("cleaning up %s: %w", o.Name, err)
 		}
+	}
+	if dir, ok := st.LocalPath("_staging"); ok { // local disk keeps empty directories
+		os.RemoveAll(dir)
 	}
 	return nil
 }

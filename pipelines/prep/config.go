@@ -21,9 +21,11 @@ type Config struct {
 	CSVSep         string // CSV separator; "" = ','
 	Output         string // dataset root: local directory or gs://bucket/prefix
 
-	Teacher       string      // safetensors weights (OpenAI or Hugging Face names); local or gs://
+	Teacher       string      // --teacher spec: safetensors file (local or gs://), HF model directory, or hf:NAME
 	TeacherName   string      // recorded in the provenance; "" = the file name
 	TeacherConfig clip.Config // shape overrides / run settings; zero fields come from the weights
+	// TeacherConfigFile is a Hugging Face config.json or clip.Config JSON for a weights file.
+	TeacherConfigFile string
 	TeacherSHA256 string      // filled in by Prepare
 
 	Frames    int     // T

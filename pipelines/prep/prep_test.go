@@ -103,6 +103,7 @@ func tinyConfig(t testing.TB, manifestPath, root, out string) Config {
 	c.Manifest, c.Root, c.Output = manifestPath, root, out
 	c.Teacher = filepath.Join(testenv.RefData(t), "teacher_tiny_openai.safetensors")
 	c.Frames, c.Size, c.Layout = 4, 64, "visible:2"
+	c.TeacherConfig.Resolution = 64 // the tiny teacher's native 4×4 grid
 	c.BatchClips, c.GroupClips = 3, 4
 	c.Workers = 1
 	return c
@@ -190,7 +191,7 @@ func checkRowsAgainstTeacher(t *testing.T, cfg Config, out string) {
 		t.Fatal(err)
 	}
 	defer ds.Close()
-	teacher, _, err := loadTeacher(cfg.Teacher, cfg.TeacherConfig, cfg.Frames, 1)
+	teacher, _, err := loadTeacher(cfg.Teacher, "", cfg.TeacherConfig, cfg.Frames, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,10 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 	if err := rs.Validate(); err != nil {
 		return cfg, err
 	}
-	for _, p := range []*string{&cfg.Manifest, &cfg.Output, &cfg.Teacher, &cfg.Root} {
+	for _, p := range []*string{&cfg.Manifest, &cfg.Output, &cfg.Teacher, &cfg.Root, &cfg.TeacherConfigFile} {
+		if strings.HasPrefix(*p, "hf:") {
+			continue
+		}
 		if *p != "" && !manifest.HasScheme(*p) {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -56,7 +59,7 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 			return cfg, fmt.Errorf("--input=%s is a local path, but remote workers read the manifest; put it on gs:// or https://", cfg.Manifest)
 		}
 	}
-	sum, err := fileSHA256(ctx, cfg.Teacher)
+	sum, err := teacherSHA256(ctx, cfg.Teacher)
 	if err != nil {
 		return cfg, fmt.Errorf("reading the teacher: %w", err)
 	}
@@ -65,7 +68,7 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	t, tc, err := loadTeacher(path, cfg.TeacherConfig, 1, 1)
+	t, tc, err := loadTeacher(path, cfg.TeacherConfigFile, cfg.TeacherConfig, 1, 1)
 	if err != nil {
 		return cfg, err
 	}
@@ -241,6 +244,19 @@ func (r *Report) Summary() string {
 		r.WallS, r.ClipsPerS, r.DecodeMSMean, r.TeacherMSMean)
 	fmt.Fprintf(&b, "  runner %s, report %s\n", r.Runner, storage.Join(r.Dataset, ReportName))
 	return b.String()
+}
+
+// teacherSHA256 hashes the teacher's weights file: the file itself, a model directory's
+// model.safetensors, or for hf:NAME the spec (the hub fetch verifies the file's checksum).
+func teacherSHA256(ctx context.Context, spec string) (string, error) {
+	if strings.HasPrefix(spec, "hf:") {
+		h := sha256.Sum256([]byte(spec))
+		return hex.EncodeToString(h[:]), nil
+	}
+	if fi, err := os.Stat(spec); err == nil && fi.IsDir() {
+		spec = filepath.Join(spec, "model.safetensors")
+	}
+	return fileSHA256(ctx, spec)
 }
 
 // fileSHA256 hashes a local or gs:// file.

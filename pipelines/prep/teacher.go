@@ -12,7 +12,6 @@ import (
 
 	"github.com/umt-dev/umt/kernels/cpu"
 	"github.com/umt-dev/umt/models/clip"
-	"github.com/umt-dev/umt/models/weights"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/training/masks"
 	"github.com/umt-dev/umt/transforms/storage"
@@ -229,7 +228,7 @@ func (p *teacherPool) get(ctx context.Context, c Config) (*clip.Teacher, error) 
 	if err != nil {
 		return nil, err
 	}
-	t, _, err := loadTeacher(path, c.TeacherConfig, c.BatchClips*c.Frames, c.Workers)
+	t, _, err := loadTeacher(path, c.TeacherConfigFile, c.TeacherConfig, c.BatchClips*c.Frames, c.Workers)
 	return t, err
 }
 
@@ -242,16 +241,12 @@ func (p *teacherPool) put(c Config, t *clip.Teacher) {
 	p.free[poolKey(c)] = append(p.free[poolKey(c)], t)
 }
 
-// loadTeacher loads a teacher on the CPU backend; cfg's zero fields come from the weights.
-func loadTeacher(path string, cfg clip.Config, maxFrames, threads int) (*clip.Teacher, clip.Config, error) {
-	f, err := weights.Open(path)
+// loadTeacher loads a teacher on the CPU backend from a --teacher spec (a safetensors file,
+// a Hugging Face model directory or hf:NAME); cfg's zero fields come from the weights.
+func loadTeacher(spec, configFile string, cfg clip.Config, maxFrames, threads int) (*clip.Teacher, clip.Config, error) {
+	w, full, err := clip.Load(context.Background(), spec, clip.LoadOptions{Config: cfg, ConfigFile: configFile})
 	if err != nil {
-		return nil, clip.Config{}, fmt.Errorf("loading the teacher %s: %w", path, err)
-	}
-	defer f.Close()
-	w, full, err := clip.FromFile(f, cfg)
-	if err != nil {
-		return nil, clip.Config{}, fmt.Errorf("loading the teacher %s: %w", path, err)
+		return nil, clip.Config{}, fmt.Errorf("loading the teacher %s: %w", spec, err)
 	}
 	t, err := clip.New(cpu.New(cpu.Options{Threads: threads}), full, w, clip.Options{MaxFrames: max(maxFrames, 1)})
 	if err != nil {

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/umt-dev/umt/pipelines/prep"
+	"github.com/umt-dev/umt/transforms/manifest"
+)
+
+// prepFlags are bound once to the global flag set (Beam reads its options from there too).
+var prepFlags struct {
+	cfg      prep.Config
+	shardMB  int64
+	asJSON   bool
+	progress string
+}
+
+func init() {
+	register(&Command{
+		Path:   "prep",
+		Short:  "manifest of videos → committed Arrow shards with teacher features (Beam)",
+		Global: true,
+		Long: `Reads a manifest of videos, samples T frames per clip (FFmpeg), runs the CLIP teacher once
+per frame, keeps the teacher tokens the layout stores (visible tokens of M semantic masks drawn
+with UMT's sampler, seeded by clip id, or all tokens), and commits Arrow shards plus a failures
+table and the dataset index. Every manifest row ends up either as a clip or as a failure row
+with its class (empty, not_media, truncated, corrupt, no_video_stream, missing, timeout,
+manifest, duplicate, ...): ok + failed == rows, checked before the index is written. A run
+report (JSON) is written to DATASET/prep-report.json and summarised on stderr.
+
+Manifests: UMT JSON lists ([{"video": path, "caption": text}]), CSV path,label (Kinetics style,
+or with a header naming uri,caption,label,start,end), JSONL and Parquet with uri, caption, label,
+start, end. Relative paths are resolved against --root (default: the manifest's directory).
+Sources and outputs: local paths or gs://; manifests also https://.
+
+Rerunning the same command resumes: committed clips are kept, clips staged by an interrupted
+run are reused, only missing work is done, and the result is byte-identical to a clean run.
+Failed rows stay failed unless --retry-failed.
+
+Runners (Beam flags): Prism in-process by default; --runner=universal (or flink)
+--endpoint=HOST:PORT for a portable job server; --runner=dataflow with --project, --region,
+--staging_location, --sdk_container_image and --worker_binary (see docs/RUNNERS.md). Remote
+workers need the cgo worker binary from 'make worker'.
+
+Examples:
+  umt prep --input testdata/sample/manifest.jsonl --output /tmp/ds \
+      --teacher testdata/refdata/umt/teacher_tiny_openai.safetensors --teacher_resolution 64 \
+      --size 64 --frames 4
+  umt prep --input k400/train.csv --root /data/k400 --output /data/k400-umt \
+      --teacher hf:openai/clip-vit-base-patch16 --layout visible:2
+  umt prep --input gs://b/anno.json --output gs://b/ds --teacher gs://b/vit_b16.safetensors \
+      --runner=flink --endpoint=jobserver:8099 --environment_type=DOCKER \
+      --environment_config=REGISTRY/umt-worker:latest --worker_binary=bin/umt-worker
+  umt prep --input gs://b/m.parquet --output gs://b/ds --teacher gs://b/t.safetensors \
+      --runner=dataflow --project=P --region=us-central1 --staging_location=gs://b/staging \
+      --sdk_container_image=REGISTRY/umt-worker:latest --worker_binary=bin/umt-worker`,
+		Flags: func(fs *flag.FlagSet) {
+			if fs.Lookup("input") != nil {
+				return // already declared on the global set by an earlier call
+			}
+			c := &prepFlags.cfg
+			*c = prep.Defaults()
+			fs.StringVar(&c.Manifest, "input", "", "manifest: .json (UMT list), .jsonl, .csv or .parquet; local, gs:// or https:// (required)")
+			fs.StringVar(&c.Output, "output", "", "dataset root: a local directory or gs://bucket/prefix (required)")
+			fs.StringVar(&c.Teacher, "teacher", "", "teacher weights: a safetensors file (local or gs://), a Hugging Face model directory, or hf:NAME (required)")
+			fs.StringVar(&c.TeacherConfigFile, "teacher_config", "", "config for a teacher weights file: HF config.json or clip.Config JSON")
+			fs.IntVar(&c.TeacherConfig.Resolution, "teacher_resolution", 0, "input size the teacher runs at (default 14*patch as UMT: 224 for /16, 196 for /14; 64 for the tiny demo teacher)")
+			fs.IntVar(&c.TeacherConfig.ReturnLayers, "teacher_layers", 0, "K: teacher blocks whose outputs are stored, the last K (default min(6, layers))")
+			fs.StringVar(&c.TeacherName, "teacher_name", "", "teacher name recorded in the provenance (default: the file name)")
+			fs.IntVar(&c.Frames, "frames", c.Frames, "frames per clip (T)")
+			fs.IntVar(&c.Size, "size", c.Size, "frame size S: short side scaled to S, centre crop S×S")
+			fs.StringVar(&c.Sampler, "sampler", c.Sampler, "frame sampler: middle, rand, segment, fpsN or at:t1,t2,... (UMT.md §3.2)")
+			fs.StringVar(&c.Interp, "interp", c.Interp, "resize interpolation (bicubic, bilinear, area, ...)")
+			fs.Int64Var(&c.Seed, "seed", c.Seed, "seed of the sampler and of the semantic mask draws (combined with each clip id)")
+			fs.StringVar(&c.OnMissing, "on_missing", c.OnMissing, `frames a damaged file cannot give: "fail" the clip or "pad" with the nearest frame`)
+			fs.BoolVar(&c.KeepDamaged, "keep_damaged", false, "keep clips whose decoding skipped damaged packets (default: fail them as corrupt)")
+			fs.StringVar(&c.Layout, "layout", c.Layout, "stored teacher tokens: visible:M (union of M semantic masks) or full")
+			fs.Float64Var(&c.MaskRatio, "mask_ratio", c.MaskRatio, "UMT's mask ratio; visible tokens per frame = HW - int(HW*ratio)")
+			fs.StringVar(&c.ManifestFormat, "format", "", "manifest format json|jsonl|csv|parquet (default: from the file name)")
+			fs.StringVar(&c.Root, "root", "", "prefix for relative video paths (default: the manifest's directory)")
+			fs.StringVar(&c.CSVSep, "csv_sep", "", `CSV separator (default ","; "\t" for .tsv)`)
+			fs.IntVar(&c.BatchClips, "batch_clips", c.BatchClips, "clips per teacher call, batched across a bundle")
+			fs.IntVar(&c.GroupClips, "group_clips", c.GroupClips, "manifest rows per shard group (the unit of deterministic writing)")
+			fs.Int64Var(&prepFlags.shardMB, "shard_mb", c.TargetBytes>>20, "roll to a new shard at this size (MiB)")
+			fs.StringVar(&c.Compression, "compression", c.Compression, "shard compression: lz4, zstd or none")
+			fs.DurationVar(&c.Deadline, "deadline", c.Deadline, "per-video decode deadline")
+			fs.BoolVar(&c.RetryFailed, "retry-failed", false, "on a rerun, redo rows the committed failures table lists")
+			fs.IntVar(&c.Workers, "threads", 0, "kernel threads per teacher (0 = all cores)")
+			fs.BoolVar(&prepFlags.asJSON, "json", false, "print the run report as JSON on stdout")
+			fs.StringVar(&prepFlags.progress, "progress", "auto", "progress bar: auto (on a terminal), on or off")
+		},
+		Exec: runPrep,
+	})
+}
+
+func runPrep(args []string) error {
+	if len(args) > 0 {
+		return usagef("prep takes no positional arguments (got %q); use --input", args)
+	}
+	cfg := prepFlags.cfg
+	cfg.TargetBytes = prepFlags.shardMB << 20
+	if cfg.CSVSep == `\t` {
+		cfg.CSVSep = "\t"
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	// Beam logs every job step at INFO; keep the terminal to warnings, the bar and the summary.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stopBar := startProgress(ctx, cfg)
+	rep, err := prep.Run(ctx, cfg)
+	stopBar()
+	if rep != nil {
+		fmt.Fprint(os.Stderr, rep.Summary())
+		if prepFlags.asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(rep)
+		}
+	}
+	return err
+}
+
+// startProgress shows a progress bar on a terminal (or with --progress=on) for runs whose
+// workers report to this process (in-process Prism, loopback); it returns a stop function.
+func startProgress(ctx context.Context, cfg prep.Config) func() {
+	on := prepFlags.progress == "on"
+	if prepFlags.progress == "auto" {
+		fi, err := os.Stderr.Stat()
+		on = err == nil && fi.Mode()&os.ModeCharDevice != 0
+	}
+	if !on {
+		return func() {}
+	}
+	var total int64
+	opt := manifest.Options{Format: manifest.Format(cfg.ManifestFormat), Root: cfg.Root}
+	if manifest.Read(ctx, cfg.Manifest, opt, func(manifest.Row) error { total++; return nil }) != nil {
+		return func() {}
+	}
+	p := mpb.New(mpb.WithOutput(os.Stderr), mpb.WithWidth(40))
+	bar := p.AddBar(total,
+		mpb.PrependDecorators(decor.Name("prep "), decor.CountersNoUnit("%d / %d clips")),
+		mpb.AppendDecorators(decor.Percentage(), decor.Name(" "), decor.Elapsed(decor.ET_STYLE_GO)))
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				n, _ := prep.Progress()
+				bar.SetCurrent(min(n, total))
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		bar.Abort(false)
+		p.Wait()
+	}
+}
