@@ -283,3 +283,30 @@ func TestEmbeddingRoundTrip(t *testing.T) {
 		t.Fatalf("wrong dims accepted: %v", err)
 	}
 }
+
+// FuzzProvenance: layout strings and provenance JSON in schema metadata parse or fail with
+// ErrSchema, never panic; whatever parses validates and round-trips through ClipSchema.
+func FuzzProvenance(f *testing.F) {
+	f.Add("full", []byte(`{"schema_version":1,"teacher":"t","layout":"full","precision":"f16","frames":8,"size":224,"teacher_layers":6,"teacher_hw":196,"teacher_dim":512}`))
+	f.Add("visible:4", []byte(`{"schema_version":1,"teacher":"t","layout":"visible:4","precision":"f16","mask_ratio":0.8,"masks":4,"frames":1,"size":1,"teacher_layers":1,"teacher_hw":1,"teacher_dim":1}`))
+	f.Add("visible:-1", []byte(`{"frames":1e99}`))
+	f.Fuzz(func(t *testing.T, layout string, js []byte) {
+		if l, err := schemas.ParseLayout(layout); err == nil && l.String() != layout {
+			t.Fatalf("layout %q parsed as %q", layout, l)
+		} else if err != nil && !errors.Is(err, schemas.ErrSchema) {
+			t.Fatalf("unclassified error %v", err)
+		}
+		md := withMeta(schemas.FailureSchema(), []string{schemas.MetaSchema, schemas.MetaSchemaVersion, schemas.MetaProvenance}, []string{"clip", "1", string(js)})
+		p, err := schemas.ProvenanceFromSchema(md)
+		if err != nil {
+			if !errors.Is(err, schemas.ErrSchema) {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		got, err := schemas.CheckClipSchema(schemas.ClipSchema(p))
+		if err != nil || !reflect.DeepEqual(got, p) {
+			t.Fatalf("valid provenance does not round-trip: %v", err)
+		}
+	})
+}

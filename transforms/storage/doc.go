@@ -15,6 +15,8 @@
 // fails because an earlier attempt of the same upload already landed (same CRC32C and size) is
 // a success, which makes Commit idempotent.
 //
+// Stores are safe for concurrent use.
+//
 // Open(ctx, "gs://bucket/prefix") uses Application Default Credentials, or the emulator named
 // by STORAGE_EMULATOR_HOST (tests run fake-gcs-server in-process). Object names are
 // slash-separated paths relative to the store's root.

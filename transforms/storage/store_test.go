@@ -355,3 +355,35 @@ func TestGCSDeadline(t *testing.T) {
 		t.Fatalf("Stat took %v despite a 200ms deadline", d)
 	}
 }
+
+// Small reads (Arrow footers and headers) are served from the reader's block cache: reading
+// the same small ranges again makes no request.
+func TestGCSSmallReadCache(t *testing.T) {
+	e := storagetest.NewEmulator(t, "bkt")
+	s := openGS(t, "gs://bkt/ds", fastOpts())
+	data := randBytes(5, 1<<20)
+	if err := put(t, s, "x.bin", data, CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Open(context.Background(), "x.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() {
+		for _, off := range []int64{0, 100, int64(len(data)) - 10, int64(len(data)) - 4096} {
+			b := make([]byte, 10)
+			if _, err := r.ReadAt(b, off); err != nil || !bytes.Equal(b, data[off:off+10]) {
+				t.Fatalf("ReadAt(%d): %v", off, err)
+			}
+		}
+	}
+	read()
+	before := e.Reads.Load()
+	read()
+	if got := e.Reads.Load() - before; got != 0 {
+		t.Fatalf("%d requests for cached small reads, want 0", got)
+	}
+	if before == 0 || before > 2 {
+		t.Fatalf("%d requests for 4 small reads in 2 blocks, want 1-2", before)
+	}
+}
