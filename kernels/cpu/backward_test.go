@@ -269,3 +269,20 @@ func TestAdamWMatchesReference(t *testing.T) {
 		t.Error("step 0 accepted")
 	}
 }
+
+// TestGELUBackwardMatchesExact: the fast derivative stays within 2e-7 absolute of the erf-exact
+// one on a dense grid over [−12, 12] (beyond, both are 0 or 1 to float32 precision), and the
+// kernel output equals dy·geluGrad rounded once.
+func TestGELUBackwardMatchesExact(t *testing.T) {
+	var worst, at float64
+	for i := -1200000; i <= 1200000; i++ {
+		x := float64(i) * 1e-5
+		if d := math.Abs(geluGrad(x) - geluGradExact(x)); d > worst {
+			worst, at = d, x
+		}
+	}
+	if worst > 2e-7 {
+		t.Fatalf("fast GELU' differs from the exact one by %.3g at x = %v", worst, at)
+	}
+	t.Logf("max |fast − exact| GELU' = %.3g at x = %.5f", worst, at)
+}
