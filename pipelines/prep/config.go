@@ -26,7 +26,7 @@ type Config struct {
 	TeacherConfig clip.Config // shape overrides / run settings; zero fields come from the weights
 	// TeacherConfigFile is a Hugging Face config.json or clip.Config JSON for a weights file.
 	TeacherConfigFile string
-	TeacherSHA256 string      // filled in by Prepare
+	TeacherSHA256     string // filled in by Prepare
 
 	Frames    int     // T
 	Size      int     // S: frames are S×S
