@@ -387,3 +387,32 @@ func TestGCSSmallReadCache(t *testing.T) {
 		t.Fatalf("%d requests for 4 small reads in 2 blocks, want 1-2", before)
 	}
 }
+
+func TestRemoveStaging(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(context.Background(), dir)
+	w, _ := s.Create(context.Background(), "live.bin", CreateOptions{}) // a writer still running
+	w.Write([]byte("x"))
+	old := filepath.Join(dir, ".tmp-shard-a-00000.arrow-dead")
+	os.WriteFile(old, []byte("half"), 0o644)
+	past := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(old, past, past)
+	os.WriteFile(filepath.Join(dir, "kept.bin"), []byte("k"), 0o644)
+	os.Chtimes(filepath.Join(dir, "kept.bin"), past, past)
+	n, err := RemoveStaging(s, 24*time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveStaging = %d, %v; want 1", n, err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatal("old staging file kept")
+	}
+	if _, err := os.Stat(w.StagedPath()); err != nil {
+		t.Fatal("a running writer's fresh staging file was removed")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kept.bin")); err != nil {
+		t.Fatal("a committed object was removed")
+	}
+	if err := w.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
