@@ -14,6 +14,12 @@ package cpu
 // only whether FP exception flags may be raised speculatively, which nothing here reads.
 #pragma GCC optimize ("no-trapping-math")
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define UMT_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define UMT_CLONES // other architectures: one copy, vectorised for the baseline ISA
+#endif
+
 static inline double umt_exp_core(double x) {
 	x = x < -87.33654475055310 ? -87.33654475055310 : x;
 	x = x > 88.72283905206835 ? 88.72283905206835 : x;
@@ -31,7 +37,7 @@ static inline double umt_exp_core(double x) {
 	return p * s;
 }
 
-__attribute__((target_clones("avx2", "default")))
+UMT_CLONES
 void umt_quickgelu(float *y, const float *x, long n) {
 	for (long i = 0; i < n; i++) {
 		double v = x[i];
@@ -40,7 +46,7 @@ void umt_quickgelu(float *y, const float *x, long n) {
 }
 
 // umt_softmax_rows: softmax of each row of x [rows, cols] into y (may alias x).
-__attribute__((target_clones("avx2", "default")))
+UMT_CLONES
 void umt_softmax_rows(float *y, const float *x, long rows, long cols) {
 	for (long r = 0; r < rows; r++) {
 		const float *xr = x + r * cols;
