@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime/cgo"
 	"sync"
 	"time"
 	"unsafe"
@@ -16,20 +17,20 @@ import (
 	"github.com/asticode/go-astiav"
 )
 
-// ioBufferSize is the custom-I/O buffer; astiav copies each read through a Go slice, so
-// small buffers cost a cgo round trip per few KB.
+// ioBufferSize is the custom-I/O buffer: one ReadAt per 64 KiB.
 const ioBufferSize = 64 << 10
 
 // input is one opened container: the demuxer, its guard and the chosen video stream.
 type input struct {
-	src   Source
-	size  int64
-	fc    *astiav.FormatContext
-	ioc   *astiav.IOContext
-	guard *C.umt_guard
-	st    *astiav.Stream
-	vidx  int
-	ctx   context.Context
+	src    Source
+	size   int64
+	fc     *astiav.FormatContext
+	pb     *C.AVIOContext // custom I/O of a ReaderSource
+	handle cgo.Handle     // of this input, for the custom I/O callbacks
+	guard  *C.umt_guard
+	st     *astiav.Stream
+	vidx   int
+	ctx    context.Context
 
 	mu      sync.Mutex // guards closed against the context watcher
 	closed  bool
@@ -76,14 +77,14 @@ func openInput(ctx context.Context, src Source) (*input, error) {
 	url := "file:" + src.path
 	whitelist := "file"
 	if src.r != nil {
-		ioc, err := astiav.AllocIOContext(ioBufferSize, false, in.read, in.seek, nil)
-		if err != nil {
+		in.handle = cgo.NewHandle(in)
+		in.pb = C.umt_avio_new(C.uintptr_t(in.handle), ioBufferSize)
+		if in.pb == nil {
 			in.close()
-			return nil, err
+			return nil, errors.New("video: out of memory allocating custom I/O")
 		}
 		live.add(kindIO, 1)
-		in.ioc = ioc
-		pb = (*C.AVIOContext)(cPtr(ioc))
+		pb = in.pb
 		url = ""
 		whitelist = "none"
 	}
@@ -122,10 +123,14 @@ func (in *input) close() {
 		in.fc = nil
 		live.add(kindFormat, -1)
 	}
-	if in.ioc != nil {
-		in.ioc.Free()
-		in.ioc = nil
+	if in.pb != nil {
+		C.umt_avio_free(in.pb)
+		in.pb = nil
 		live.add(kindIO, -1)
+	}
+	if in.handle != 0 {
+		in.handle.Delete()
+		in.handle = 0
 	}
 	if in.guard != nil {
 		C.free(unsafe.Pointer(in.guard))

@@ -233,3 +233,30 @@ void umt_set_pkt_timebase(AVCodecContext *c, int num, int den) {
 void umt_set_skip_frame(AVCodecContext *c, int nonref) {
 	c->skip_frame = nonref ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
 }
+
+// ---- custom I/O ----
+// go-astiav v0.16.0's AllocIOContext never removes its callback registry entry, which keeps
+// every reader (and its bytes) alive forever; these trampolines call our own exported Go
+// functions with a runtime/cgo Handle instead, deleted when the input closes.
+#include "_cgo_export.h"
+
+static int umt_read_cb(void *opaque, uint8_t *buf, int size) {
+	return umtGoRead((uintptr_t)opaque, buf, size);
+}
+static int64_t umt_seek_cb(void *opaque, int64_t offset, int whence) {
+	return umtGoSeek((uintptr_t)opaque, offset, whence);
+}
+
+AVIOContext *umt_avio_new(uintptr_t handle, int bufsize) {
+	uint8_t *buf = av_malloc(bufsize);
+	if (!buf) return NULL;
+	AVIOContext *pb = avio_alloc_context(buf, bufsize, 0, (void *)handle, umt_read_cb, NULL, umt_seek_cb);
+	if (!pb) av_free(buf);
+	return pb;
+}
+
+void umt_avio_free(AVIOContext *pb) {
+	if (!pb) return;
+	av_freep(&pb->buffer); // FFmpeg may have replaced the buffer we allocated
+	avio_context_free(&pb);
+}

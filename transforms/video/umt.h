@@ -59,3 +59,7 @@ int umt_convert(umt_conv *c, const AVFrame *f, int mode, int scW, int scH, int f
 #endif
 void umt_set_pkt_timebase(AVCodecContext *c, int num, int den);
 void umt_set_skip_frame(AVCodecContext *c, int nonref);
+
+// Custom I/O over a Go io.ReaderAt: opaque is a runtime/cgo Handle of the Go input.
+AVIOContext *umt_avio_new(uintptr_t handle, int bufsize);
+void umt_avio_free(AVIOContext *pb);
