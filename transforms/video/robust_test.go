@@ -127,6 +127,9 @@ func TestLeakLoop(t *testing.T) {
 		if growth := rss - base; growth > 50<<20 {
 			t.Fatalf("loop %d: RSS grew %d MB since the warm-up loop (limit 50 MB)", loop, growth>>20)
 		}
+		if testing.Verbose() && loops > 2 {
+			t.Logf("loop %d: RSS %d MB (%+d KB), Go heap in use %d MB", loop, rss>>20, (rss-base)>>10, ms.HeapInuse>>20)
+		}
 		if loop == loops-1 {
 			t.Logf("%d loops: RSS %d MB, growth since warm-up %+d KB", loops, rss>>20, (rss-base)>>10)
 		}
