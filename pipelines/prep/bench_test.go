@@ -1,0 +1,202 @@
+package prep
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/umt-dev/umt/internal/testenv"
+	"github.com/umt-dev/umt/models/clip"
+	"github.com/umt-dev/umt/models/weights"
+	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/manifest"
+	"github.com/umt-dev/umt/transforms/shard"
+	"github.com/umt-dev/umt/transforms/storage"
+	"github.com/umt-dev/umt/transforms/video"
+)
+
+// benchManifest lists the first n good corpus files under 400 KB.
+func benchManifest(b *testing.B, n int) (string, string) {
+	root, all := corpus(b)
+	var pick []truth
+	for _, e := range all {
+		if e.Expect == "ok" && e.Size < 400_000 && len(pick) < n {
+			pick = append(pick, e)
+		}
+	}
+	p := filepath.Join(b.TempDir(), "bench.csv")
+	f, _ := os.Create(p)
+	for _, e := range pick {
+		fmt.Fprintf(f, "%s,0\n", e.Path)
+	}
+	f.Close()
+	return p, root
+}
+
+// writeRandomB16 writes ViT-B/16 teacher weights drawn from a seed (clip.RandomWeights) in
+// OpenAI naming, so the benchmark runs the real teacher size without downloading weights.
+func writeRandomB16(b *testing.B) string {
+	c := clip.ViTB16.WithDefaults()
+	w, err := clip.RandomWeights(c, 7)
+	if err != nil {
+		b.Fatal(err)
+	}
+	D, P, M, O := c.Width, c.Patch, c.MLPDim, c.OutputDim
+	t := []weights.Tensor{
+		weights.F32Tensor("visual.class_embedding", []int{D}, w.Class),
+		weights.F32Tensor("visual.positional_embedding", []int{c.PosGrid*c.PosGrid + 1, D}, w.Pos),
+		weights.F32Tensor("visual.conv1.weight", []int{D, 3, P, P}, w.Conv),
+		weights.F32Tensor("visual.ln_pre.weight", []int{D}, w.LnPreW),
+		weights.F32Tensor("visual.ln_pre.bias", []int{D}, w.LnPreB),
+		weights.F32Tensor("visual.ln_post.weight", []int{D}, w.LnPostW),
+		weights.F32Tensor("visual.ln_post.bias", []int{D}, w.LnPostB),
+		weights.F32Tensor("visual.proj", []int{D, O}, w.Proj),
+	}
+	for i, bl := range w.Blocks {
+		p := fmt.Sprintf("visual.transformer.resblocks.%d.", i)
+		t = append(t,
+			weights.F32Tensor(p+"ln_1.weight", []int{D}, bl.Ln1W), weights.F32Tensor(p+"ln_1.bias", []int{D}, bl.Ln1B),
+			weights.F32Tensor(p+"attn.in_proj_weight", []int{3 * D, D}, bl.InW), weights.F32Tensor(p+"attn.in_proj_bias", []int{3 * D}, bl.InB),
+			weights.F32Tensor(p+"attn.out_proj.weight", []int{D, D}, bl.OutW), weights.F32Tensor(p+"attn.out_proj.bias", []int{D}, bl.OutB),
+			weights.F32Tensor(p+"ln_2.weight", []int{D}, bl.Ln2W), weights.F32Tensor(p+"ln_2.bias", []int{D}, bl.Ln2B),
+			weights.F32Tensor(p+"mlp.c_fc.weight", []int{M, D}, bl.FcW), weights.F32Tensor(p+"mlp.c_fc.bias", []int{M}, bl.FcB),
+			weights.F32Tensor(p+"mlp.c_proj.weight", []int{D, M}, bl.CProjW), weights.F32Tensor(p+"mlp.c_proj.bias", []int{D}, bl.CProjB),
+		)
+	}
+	path := filepath.Join(b.TempDir(), "vit_b16_random.safetensors")
+	if err := weights.Write(path, t, nil); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// plainLoop runs the same transforms as the pipeline in one Go loop: read the manifest,
+// sample, teacher in batches, select tokens, write shards, failures and the index.
+func plainLoop(b *testing.B, cfg Config) int {
+	ctx := context.Background()
+	cfg, err := Prepare(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows, err := manifest.ReadAll(ctx, cfg.Manifest, manifest.Options{Root: cfg.Root})
+	if err != nil {
+		b.Fatal(err)
+	}
+	t, _, err := loadTeacher(cfg.Teacher, "", cfg.TeacherConfig, cfg.BatchClips*cfg.Frames, cfg.Workers)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer t.Close()
+	st, err := storage.Open(ctx, cfg.Output)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	w, err := shard.NewWriter(st, cfg.Provenance, shard.WriterOptions{Key: "loop", Compression: cfg.Compression})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var batch []Decoded
+	var fails []schemas.FailureRow
+	ok := 0
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		frames := make([]byte, 0, len(batch)*cfg.Provenance.FrameBytes())
+		for _, d := range batch {
+			frames = append(frames, d.Frames...)
+		}
+		feats, attn, err := t.Encode(frames, len(batch), cfg.Frames, cfg.Size, cfg.Size)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, d := range batch {
+			row, err := buildRow(cfg.Provenance, cfg.TeacherLayers, cfg.Seed, d, i, len(batch), feats, attn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := w.Write(ctx, row); err != nil {
+				b.Fatal(err)
+			}
+			ok++
+		}
+		batch = nil
+	}
+	for _, r := range rows {
+		id := schemas.ClipID(r.URI, r.Start, r.End, cfg.SamplerString())
+		c, err := video.Sample(ctx, video.FileSource(r.URI), cfg.SampleConfig(id, r.Start, r.End))
+		if err != nil {
+			fails = append(fails, schemas.FailureRow{URI: r.URI, ClipID: id, ErrorClass: video.Class(err), Message: err.Error(), Stage: StageDecode, Attempt: 1})
+			continue
+		}
+		batch = append(batch, Decoded{Work: Work{Row: r, ClipID: id}, Frames: c.Frames, FramePTS: c.PTS, FrameTimeS: c.TimeS})
+		if len(batch) == cfg.BatchClips {
+			flush()
+		}
+	}
+	flush()
+	if _, err := w.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := shard.WriteFailures(ctx, st, "loop", fails); err != nil {
+		b.Fatal(err)
+	}
+	prov := cfg.Provenance
+	if _, err := shard.CommitIndex(ctx, cfg.Output, shard.IndexOptions{Provenance: &prov}); err != nil {
+		b.Fatal(err)
+	}
+	return ok
+}
+
+// BenchmarkPrep measures clips/s end to end on Prism (in-process) and in a plain Go loop over
+// the same transforms, with the tiny teacher and with ViT-B/16 (random weights).
+// Overhead ratio = pipeline clips/s ÷ loop clips/s (docs/bench/prep.md).
+func BenchmarkPrep(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		clips   int
+		teacher func(*testing.B) string
+		frames  int
+		size    int
+		res     int
+	}{
+		{"tiny", 12, func(b *testing.B) string {
+			return filepath.Join(testenv.RefData(b), "teacher_tiny_openai.safetensors")
+		}, 8, 224, 64},
+		{"b16", 4, writeRandomB16, 8, 224, 224},
+	} {
+		m, root := benchManifest(b, tc.clips)
+		teacher := tc.teacher(b)
+		mk := func(out string) Config {
+			c := Defaults()
+			c.Manifest, c.Root, c.Output, c.Teacher = m, root, out, teacher
+			c.Frames, c.Size, c.TeacherConfig.Resolution = tc.frames, tc.size, tc.res
+			return c
+		}
+		for _, mode := range []string{"pipeline", "loop"} {
+			b.Run(tc.name+"/"+mode, func(b *testing.B) {
+				var clips int
+				var elapsed time.Duration
+				for i := 0; i < b.N; i++ {
+					out := filepath.Join(b.TempDir(), "ds")
+					start := time.Now()
+					if mode == "pipeline" {
+						rep, err := Run(context.Background(), mk(out))
+						if err != nil {
+							b.Fatal(err)
+						}
+						clips += int(rep.OK)
+					} else {
+						clips += plainLoop(b, mk(out))
+					}
+					elapsed += time.Since(start)
+				}
+				b.ReportMetric(float64(clips)/elapsed.Seconds(), "clips/s")
+			})
+		}
+	}
+}
