@@ -18,3 +18,9 @@ func indexCount(st *astiav.Stream) int { return int(C.umt_index_count((*C.AVStre
 func keyframeBefore(st *astiav.Stream, ts int64) int64 {
 	return int64(C.umt_keyframe_before((*C.AVStream)(cPtr(st)), C.int64_t(ts)))
 }
+
+// ReleaseFreeMemory hands freed C-heap pages (FFmpeg's frame and packet buffers) back to the
+// OS with glibc's malloc_trim. Decoders free everything, but glibc keeps freed pages in its
+// per-thread arenas, so RSS of a long-running worker drifts by tens of MB; call this between
+// batches when RSS matters. It reports whether memory was released.
+func ReleaseFreeMemory() bool { return C.umt_malloc_trim() != 0 }

@@ -260,3 +260,6 @@ void umt_avio_free(AVIOContext *pb) {
 	av_freep(&pb->buffer); // FFmpeg may have replaced the buffer we allocated
 	avio_context_free(&pb);
 }
+
+#include <malloc.h>
+int umt_malloc_trim(void) { return malloc_trim(0); }

@@ -63,3 +63,4 @@ void umt_set_skip_frame(AVCodecContext *c, int nonref);
 // Custom I/O over a Go io.ReaderAt: opaque is a runtime/cgo Handle of the Go input.
 AVIOContext *umt_avio_new(uintptr_t handle, int bufsize);
 void umt_avio_free(AVIOContext *pb);
+int umt_malloc_trim(void);
