@@ -79,6 +79,19 @@ func (s Settings) Loopback() bool {
 	return s.InProcess() || s.EnvironmentType == "LOOPBACK"
 }
 
+// LocalWorkers reports whether the SDK workers see this machine's files: Loopback, or the
+// PROCESS environment of a job server on this machine (workers are its subprocesses).
+func (s Settings) LocalWorkers() bool {
+	if s.Loopback() {
+		return true
+	}
+	host := s.Endpoint
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return s.EnvironmentType == "PROCESS" && (host == "localhost" || host == "127.0.0.1" || host == "[::1]")
+}
+
 // Validate checks the settings before a pipeline is built, with errors that say what to pass.
 // Beam itself would exit the process (Dataflow without a project) or fail late (a cgo binary
 // cross-compiled without cgo) on the same mistakes.

@@ -49,7 +49,7 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 			*p = abs
 		}
 	}
-	if !rs.Loopback() {
+	if !rs.LocalWorkers() {
 		for name, p := range map[string]string{"--output": cfg.Output, "--teacher": cfg.Teacher} {
 			if !isGS(p) {
 				return cfg, fmt.Errorf("%s=%s is a local path, but --runner=%s runs workers on other machines; put it on gs://", name, p, rs.Runner)

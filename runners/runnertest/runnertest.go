@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -34,12 +33,8 @@ func PrismBinary(tb testing.TB) string {
 		return buildOnce.path
 	}
 	version := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/apache/beam/sdks/v2" {
-				version = d.Version
-			}
-		}
+	if out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/apache/beam/sdks/v2").Output(); err == nil {
+		version = string(bytes.TrimSpace(out))
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
