@@ -84,6 +84,7 @@ func StartPrism(tb testing.TB) string {
 	cmd := exec.Command(bin, fmt.Sprintf("--job_port=%d", jobPort), fmt.Sprintf("--web_port=%d", webPort),
 		"--serve_http=false", "--log_level=warn")
 	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.Dir = tb.TempDir() // PROCESS environments write pipeline_options.json in the server's directory
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("starting prism: %v", err)
 	}
