@@ -97,6 +97,7 @@ Examples:
 			fs.DurationVar(&c.Deadline, "deadline", c.Deadline, "per-video decode deadline")
 			fs.BoolVar(&c.RetryFailed, "retry-failed", false, "on a rerun, redo rows the committed failures table lists")
 			fs.IntVar(&c.Workers, "threads", 0, "kernel threads per teacher (0 = all cores)")
+			fs.StringVar(&c.Device, "device", "auto", "teacher backend: auto (the GPU when one works, else the CPU), cpu, cuda or cuda:N")
 			fs.BoolVar(&prepFlags.asJSON, "json", false, "print the run report as JSON on stdout")
 			fs.StringVar(&prepFlags.progress, "progress", "auto", "progress bar: auto (on a terminal), on or off")
 		},

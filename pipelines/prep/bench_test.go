@@ -85,7 +85,7 @@ func plainLoop(b *testing.B, cfg Config) int {
 	if err != nil {
 		b.Fatal(err)
 	}
-	t, _, err := loadTeacher(cfg.Teacher, "", cfg.TeacherConfig, cfg.BatchClips*cfg.Frames, cfg.Workers)
+	t, _, err := loadTeacher(cfg.Teacher, "", cfg.TeacherConfig, cfg.BatchClips*cfg.Frames, cfg.Workers, "cpu")
 	if err != nil {
 		b.Fatal(err)
 	}

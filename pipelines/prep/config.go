@@ -45,6 +45,9 @@ type Config struct {
 	RetryFailed bool          // redo rows that failed in the committed dataset
 	KeepDamaged bool          // keep clips whose decoding skipped damaged packets (default: fail them as corrupt)
 	Workers     int           // kernels threads per teacher (0 = all cores)
+	// Device picks the teacher's compute backend: cpu, cuda, cuda:N, or auto (the GPU when one
+	// works, else the CPU, with the reason logged). "" means cpu.
+	Device string
 
 	// Filled in by Prepare: the dataset provenance every shard carries, and a unique id of
 	// this run (it keys per-process caches shared by the run's DoFns).

@@ -191,7 +191,7 @@ func checkRowsAgainstTeacher(t *testing.T, cfg Config, out string) {
 		t.Fatal(err)
 	}
 	defer ds.Close()
-	teacher, _, err := loadTeacher(cfg.Teacher, "", cfg.TeacherConfig, cfg.Frames, 1)
+	teacher, _, err := loadTeacher(cfg.Teacher, "", cfg.TeacherConfig, cfg.Frames, 1, "cpu")
 	if err != nil {
 		t.Fatal(err)
 	}

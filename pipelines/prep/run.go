@@ -68,7 +68,7 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	t, tc, err := loadTeacher(path, cfg.TeacherConfigFile, cfg.TeacherConfig, 1, 1)
+	t, tc, err := loadTeacher(path, cfg.TeacherConfigFile, cfg.TeacherConfig, 1, 1, "cpu")
 	if err != nil {
 		return cfg, err
 	}

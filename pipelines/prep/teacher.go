@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/umt-dev/umt/kernels"
 	"github.com/umt-dev/umt/kernels/cpu"
+	"github.com/umt-dev/umt/kernels/cuda"
 	"github.com/umt-dev/umt/models/clip"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/training/masks"
@@ -228,7 +231,7 @@ func (p *teacherPool) get(ctx context.Context, c Config) (*clip.Teacher, error) 
 	if err != nil {
 		return nil, err
 	}
-	t, _, err := loadTeacher(path, c.TeacherConfigFile, c.TeacherConfig, c.BatchClips*c.Frames, c.Workers)
+	t, _, err := loadTeacher(path, c.TeacherConfigFile, c.TeacherConfig, c.BatchClips*c.Frames, c.Workers, c.Device)
 	return t, err
 }
 
@@ -241,18 +244,39 @@ func (p *teacherPool) put(c Config, t *clip.Teacher) {
 	p.free[poolKey(c)] = append(p.free[poolKey(c)], t)
 }
 
-// loadTeacher loads a teacher on the CPU backend from a --teacher spec (a safetensors file,
-// a Hugging Face model directory or hf:NAME); cfg's zero fields come from the weights.
-func loadTeacher(spec, configFile string, cfg clip.Config, maxFrames, threads int) (*clip.Teacher, clip.Config, error) {
+// loadTeacher loads a teacher from a --teacher spec (a safetensors file, a Hugging Face model
+// directory or hf:NAME) on the backend device names (see Config.Device); cfg's zero fields come
+// from the weights.
+func loadTeacher(spec, configFile string, cfg clip.Config, maxFrames, threads int, device string) (*clip.Teacher, clip.Config, error) {
 	w, full, err := clip.Load(context.Background(), spec, clip.LoadOptions{Config: cfg, ConfigFile: configFile})
 	if err != nil {
 		return nil, clip.Config{}, fmt.Errorf("loading the teacher %s: %w", spec, err)
 	}
-	t, err := clip.New(cpu.New(cpu.Options{Threads: threads}), full, w, clip.Options{MaxFrames: max(maxFrames, 1)})
+	be, err := teacherBackend(device, threads)
+	if err != nil {
+		return nil, clip.Config{}, err
+	}
+	t, err := clip.New(be, full, w, clip.Options{MaxFrames: max(maxFrames, 1)})
 	if err != nil {
 		return nil, clip.Config{}, fmt.Errorf("building the teacher: %w", err)
 	}
 	return t, full, nil
+}
+
+// teacherBackend returns the kernels backend for device: the CPU with threads goroutines for
+// "" and "cpu"; otherwise kernels/cuda's selection, which for "auto" falls back to the CPU and
+// logs why the GPU is not used. The GPU runs float32 GEMMs, so features match the CPU
+// reference within float32 rounding.
+func teacherBackend(device string, threads int) (kernels.Backend, error) {
+	if device == "" || device == "cpu" {
+		return cpu.New(cpu.Options{Threads: threads}), nil
+	}
+	be, reason, err := cuda.Select(device, cuda.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("choosing the teacher's device: %w", err)
+	}
+	slog.Info("prep: teacher backend", "device", device, "backend", reason)
+	return be, nil
 }
 
 func init() {
