@@ -94,14 +94,15 @@ func shape(dims ...any) string {
 }
 
 // ClipSchema returns the Arrow schema, version 1, of a clip shard with the shapes of p, with p
-// (SchemaVersion set) as JSON in the schema metadata. Call p.Validate first.
+// (SchemaVersion set) as JSON in the schema metadata. Call p.Validate first. A frames-only
+// provenance (layout "frames") gives the first nine columns only, under umt.schema "frames".
 func ClipSchema(p Provenance) *arrow.Schema {
 	p.SchemaVersion = ClipSchemaVersion
 	js, err := json.Marshal(p)
 	if err != nil { // only a map of strings and scalars: cannot fail
 		js = []byte("{}")
 	}
-	T, K, N := int32(p.Frames), int32(p.K), int32(p.Frames*p.HW)
+	T := int32(p.Frames)
 	fields := []arrow.Field{
 		field(ColClipID, arrow.BinaryTypes.String, false),
 		field(ColSourceURI, arrow.BinaryTypes.String, false),
@@ -112,17 +113,27 @@ func ClipSchema(p Provenance) *arrow.Schema {
 		field(ColFramePTS, arrow.FixedSizeListOfNonNullable(T, arrow.PrimitiveTypes.Int64), false, MetaShape, shape(T), MetaUnit, "stream time base"),
 		field(ColFrameTimeS, arrow.FixedSizeListOfNonNullable(T, arrow.PrimitiveTypes.Float64), false, MetaShape, shape(T), MetaUnit, "s"),
 		field(ColFrames, &arrow.FixedSizeBinaryType{ByteWidth: p.FrameBytes()}, false, MetaShape, shape(T, p.Size, p.Size, 3), MetaDType, "uint8"),
+	}
+	if p.HasTeacher() {
+		fields = append(fields, teacherFields(p)...)
+	}
+	md := arrow.NewMetadata(
+		[]string{MetaSchema, MetaSchemaVersion, MetaProvenance},
+		[]string{p.Kind(), strconv.Itoa(ClipSchemaVersion), string(js)},
+	)
+	return arrow.NewSchema(fields, &md)
+}
+
+// teacherFields are the teacher columns of every layout but "frames".
+func teacherFields(p Provenance) []arrow.Field {
+	T, K, N := int32(p.Frames), int32(p.K), int32(p.Frames*p.HW)
+	return []arrow.Field{
 		field(ColTeacherLayers, arrow.FixedSizeListOfNonNullable(K, arrow.PrimitiveTypes.Int32), false, MetaShape, shape(K)),
 		field(ColTeacherTokens, arrow.ListOfNonNullable(arrow.PrimitiveTypes.Int32), false, MetaShape, "[N_tok]", "umt.range", shape(0, N)),
 		field(ColTeacherFeatures, arrow.ListOfNonNullable(arrow.PrimitiveTypes.Uint16), false, MetaShape, shape(K, "N_tok", p.D), MetaDType, "float16"),
 		field(ColTeacherCLSAttn, arrow.FixedSizeListOfNonNullable(N, arrow.PrimitiveTypes.Uint16), false, MetaShape, shape(T, p.HW), MetaDType, "float16"),
 		field(ColMasks, arrow.ListOfNonNullable(arrow.PrimitiveTypes.Int32), true, MetaShape, shape(p.Masks, T, p.VisiblePerFrame())),
 	}
-	md := arrow.NewMetadata(
-		[]string{MetaSchema, MetaSchemaVersion, MetaProvenance},
-		[]string{"clip", strconv.Itoa(ClipSchemaVersion), string(js)},
-	)
-	return arrow.NewSchema(fields, &md)
 }
 
 // CheckClipSchema checks that s is a version-1 clip schema whose columns are exactly those
@@ -161,6 +172,11 @@ func (r *ClipRow) Validate(p Provenance) error {
 		return bad("span [%v, %v] s is not a finite, ordered interval", r.SpanStartS, r.SpanEndS)
 	}
 	T, N := p.Frames, p.Frames*p.HW
+	if !p.HasTeacher() {
+		if len(r.TeacherLayers)+len(r.TeacherTokens)+len(r.TeacherFeatures)+len(r.TeacherCLSAttn)+len(r.Masks) > 0 {
+			return bad("a frames-only dataset stores no teacher values or masks")
+		}
+	}
 	checks := []struct {
 		name      string
 		got, want int

@@ -70,19 +70,31 @@ type Provenance struct {
 type Layout struct {
 	Visible bool // false: full (all tokens); true: visible:M
 	M       int  // masks whose visible tokens are stored (visible layout only)
+	// FramesOnly: no teacher columns at all. The first phase of a two-phase prep writes such a
+	// dataset ("frames"); its second phase adds the teacher and writes a full or visible one.
+	FramesOnly bool
 }
 
+// LayoutFrames is the layout of a frames-only dataset (no teacher columns).
+const LayoutFrames = "frames"
+
 func (l Layout) String() string {
-	if l.Visible {
+	switch {
+	case l.FramesOnly:
+		return LayoutFrames
+	case l.Visible:
 		return "visible:" + strconv.Itoa(l.M)
 	}
 	return "full"
 }
 
-// ParseLayout parses "full" or "visible:M" (M ≥ 1).
+// ParseLayout parses "full", "visible:M" (M ≥ 1) or "frames".
 func ParseLayout(s string) (Layout, error) {
 	if s == "full" {
 		return Layout{}, nil
+	}
+	if s == LayoutFrames {
+		return Layout{FramesOnly: true}, nil
 	}
 	if rest, ok := strings.CutPrefix(s, "visible:"); ok {
 		m, err := strconv.Atoi(rest)
@@ -90,7 +102,7 @@ func ParseLayout(s string) (Layout, error) {
 			return Layout{Visible: true, M: m}, nil
 		}
 	}
-	return Layout{}, fmt.Errorf("%w: layout %q: want \"full\" or \"visible:M\" with 1 ≤ M ≤ 1024", ErrSchema, s)
+	return Layout{}, fmt.Errorf("%w: layout %q: want \"full\", \"visible:M\" with 1 ≤ M ≤ 1024, or \"frames\"", ErrSchema, s)
 }
 
 // VisiblePerFrame is UMT's visible token count per frame: HW − int(HW·MaskRatio).
@@ -110,6 +122,9 @@ func (p Provenance) Validate() error {
 	l, err := ParseLayout(p.Layout)
 	if err != nil {
 		return err
+	}
+	if l.FramesOnly {
+		return p.validateFramesOnly(bad)
 	}
 	if p.Precision != PrecisionF16 {
 		return bad("precision %q: only %q is supported", p.Precision, PrecisionF16)
@@ -152,12 +167,47 @@ func (p Provenance) Validate() error {
 	return nil
 }
 
+// HasTeacher reports whether the dataset stores teacher columns (every layout but "frames").
+func (p Provenance) HasTeacher() bool { return p.Layout != LayoutFrames }
+
+// Kind is the umt.schema name of the dataset's shards: "clip", or "frames" for a frames-only
+// dataset (the same columns minus the teacher's).
+func (p Provenance) Kind() string {
+	if p.HasTeacher() {
+		return "clip"
+	}
+	return "frames"
+}
+
+// validateFramesOnly checks a frames-only provenance: sampling shapes set, every teacher
+// field empty (a frames dataset says nothing about a teacher; the teacher phase fills them).
+func (p Provenance) validateFramesOnly(bad func(string, ...any) error) error {
+	for _, c := range []struct {
+		name string
+		v    int
+		max  int
+	}{{"frames", p.Frames, 1024}, {"size", p.Size, 4096}} {
+		if c.v < 1 || c.v > c.max {
+			return bad("%s = %d: want 1..%d", c.name, c.v, c.max)
+		}
+	}
+	if frame := int64(p.Frames) * int64(p.Size) * int64(p.Size) * 3; frame > 1<<31-1 {
+		return bad("frames column would be %d bytes per row; keep T·S·S·3 under 2 GiB", frame)
+	}
+	if p.Teacher != "" || p.TeacherSHA256 != "" || p.Resolution != 0 || p.Normalisation != "" || p.Precision != "" ||
+		p.K != 0 || p.HW != 0 || p.D != 0 || p.Masks != 0 || p.MaskRatio != 0 {
+		return bad("layout frames stores no teacher: teacher, teacher_sha256, resolution, normalisation, precision, teacher_layers, teacher_hw, teacher_dim, masks and mask_ratio must be empty")
+	}
+	return nil
+}
+
 // ProvenanceFromSchema reads the provenance of a clip shard schema and checks its version.
 func ProvenanceFromSchema(s *arrow.Schema) (Provenance, error) {
 	var p Provenance
 	md := s.Metadata()
-	if v, _ := metaValue(md, MetaSchema); v != "clip" {
-		return p, fmt.Errorf("%w: %s = %q, want \"clip\" (not a umt clip shard)", ErrSchema, MetaSchema, v)
+	kind, _ := metaValue(md, MetaSchema)
+	if kind != "clip" && kind != "frames" {
+		return p, fmt.Errorf("%w: %s = %q, want \"clip\" or \"frames\" (not a umt clip shard)", ErrSchema, MetaSchema, kind)
 	}
 	v, _ := metaValue(md, MetaSchemaVersion)
 	if v != strconv.Itoa(ClipSchemaVersion) {
@@ -175,6 +225,9 @@ func ProvenanceFromSchema(s *arrow.Schema) (Provenance, error) {
 	}
 	if err := p.Validate(); err != nil {
 		return p, err
+	}
+	if p.Kind() != kind {
+		return p, fmt.Errorf("%w: %s = %q but the provenance's layout %q makes %q shards", ErrSchema, MetaSchema, kind, p.Layout, p.Kind())
 	}
 	return p, nil
 }

@@ -36,11 +36,6 @@ func NewClipRecord(mem memory.Allocator, p Provenance, rows []ClipRow) (arrow.Re
 	pts := b.Field(6).(*array.FixedSizeListBuilder)
 	tms := b.Field(7).(*array.FixedSizeListBuilder)
 	frames := b.Field(8).(*array.FixedSizeBinaryBuilder)
-	layers := b.Field(9).(*array.FixedSizeListBuilder)
-	tokens := b.Field(10).(*array.ListBuilder)
-	feats := b.Field(11).(*array.ListBuilder)
-	attn := b.Field(12).(*array.FixedSizeListBuilder)
-	masks := b.Field(13).(*array.ListBuilder)
 	for i := range rows {
 		r := &rows[i]
 		str(0).Append(r.ClipID)
@@ -54,6 +49,22 @@ func NewClipRecord(mem memory.Allocator, p Provenance, rows []ClipRow) (arrow.Re
 		tms.Append(true)
 		tms.ValueBuilder().(*array.Float64Builder).AppendValues(r.FrameTimeS, nil)
 		frames.Append(r.Frames)
+	}
+	if p.HasTeacher() {
+		appendTeacher(b, p, rows)
+	}
+	return b.NewRecordBatch(), nil
+}
+
+// appendTeacher appends the teacher columns (9 onwards) of rows.
+func appendTeacher(b *array.RecordBuilder, p Provenance, rows []ClipRow) {
+	layers := b.Field(9).(*array.FixedSizeListBuilder)
+	tokens := b.Field(10).(*array.ListBuilder)
+	feats := b.Field(11).(*array.ListBuilder)
+	attn := b.Field(12).(*array.FixedSizeListBuilder)
+	masks := b.Field(13).(*array.ListBuilder)
+	for i := range rows {
+		r := &rows[i]
 		layers.Append(true)
 		layers.ValueBuilder().(*array.Int32Builder).AppendValues(r.TeacherLayers, nil)
 		tokens.Append(true)
@@ -69,7 +80,6 @@ func NewClipRecord(mem memory.Allocator, p Provenance, rows []ClipRow) (arrow.Re
 			masks.ValueBuilder().(*array.Int32Builder).AppendValues(r.Masks, nil)
 		}
 	}
-	return b.NewRecordBatch(), nil
 }
 
 // ClipBatch gives typed, bounds-checked access to the rows of one clip record batch.
@@ -115,6 +125,9 @@ func NewClipBatch(p Provenance, rec arrow.RecordBatch) (b *ClipBatch, err error)
 	b.pts = rec.Column(6).(*array.FixedSizeList)
 	b.tms = rec.Column(7).(*array.FixedSizeList)
 	b.frames = rec.Column(8).(*array.FixedSizeBinary)
+	if !p.HasTeacher() {
+		return b, nil
+	}
 	b.layers = rec.Column(9).(*array.FixedSizeList)
 	b.tokens = rec.Column(10).(*array.List)
 	b.feats = rec.Column(11).(*array.List)
@@ -158,6 +171,9 @@ func (b *ClipBatch) Row(i int) (r ClipRow, err error) {
 	}
 	r.FramePTS = fixedSlice(b.pts, i, func(a arrow.Array) []int64 { return a.(*array.Int64).Int64Values() })
 	r.FrameTimeS = fixedSlice(b.tms, i, func(a arrow.Array) []float64 { return a.(*array.Float64).Float64Values() })
+	if !b.P.HasTeacher() {
+		return r, r.Validate(b.P)
+	}
 	r.TeacherLayers = fixedSlice(b.layers, i, func(a arrow.Array) []int32 { return a.(*array.Int32).Int32Values() })
 	r.TeacherCLSAttn = fixedSlice(b.attn, i, func(a arrow.Array) []uint16 { return a.(*array.Uint16).Uint16Values() })
 	r.TeacherTokens = listSlice(b.tokens, i, func(a arrow.Array) []int32 { return a.(*array.Int32).Int32Values() })

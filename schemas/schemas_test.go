@@ -72,7 +72,7 @@ func roundTrip(t *testing.T, mem memory.Allocator, p schemas.Provenance, rows []
 func TestClipRoundTripProperty(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	for _, layout := range []string{"full", "visible:1", "visible:3"} {
+	for _, layout := range []string{"full", "visible:1", "visible:3", schemas.LayoutFrames} {
 		for seed := uint64(1); seed <= 12; seed++ {
 			p := schematest.Provenance(layout, 1+int(seed%4), 8+int(seed%3)*8, 1+int(seed%3), 4+int(seed%5)*4, 3+int(seed%7))
 			if err := p.Validate(); err != nil {
@@ -186,6 +186,76 @@ func TestCheckClipSchemaRejects(t *testing.T) {
 	vals[md.FindKey(schemas.MetaSchemaVersion)] = "2"
 	if _, err := schemas.ProvenanceFromSchema(withMeta(sc, md.Keys(), vals)); !errors.Is(err, schemas.ErrSchema) {
 		t.Fatalf("version 2 accepted: %v", err)
+	}
+}
+
+// A frames-only dataset (the first phase of a two-phase prep) has the nine non-teacher columns
+// under umt.schema "frames"; its provenance carries no teacher, and rows with teacher values,
+// clip readers of the wrong kind and mixed-up metadata are all rejected.
+func TestFramesOnlyLayout(t *testing.T) {
+	full := schematest.Provenance("visible:1", 2, 16, 2, 4, 8)
+	p := schematest.FramesOnly(full)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if p.HasTeacher() || p.Kind() != "frames" || !full.HasTeacher() || full.Kind() != "clip" {
+		t.Fatalf("HasTeacher/Kind: frames %v %q, visible %v %q", p.HasTeacher(), p.Kind(), full.HasTeacher(), full.Kind())
+	}
+	sc := schemas.ClipSchema(p)
+	if got := len(sc.Fields()); got != 9 || sc.Field(8).Name != schemas.ColFrames {
+		t.Fatalf("frames schema has %d columns ending in %s, want 9 ending in frames", got, sc.Field(got-1).Name)
+	}
+	md := sc.Metadata()
+	if v := md.Values()[md.FindKey(schemas.MetaSchema)]; v != "frames" {
+		t.Fatalf("umt.schema = %q, want frames", v)
+	}
+	// Every teacher field must be empty in a frames provenance.
+	for name, mod := range map[string]func(p *schemas.Provenance){
+		"teacher":    func(p *schemas.Provenance) { p.Teacher = "x" },
+		"precision":  func(p *schemas.Provenance) { p.Precision = schemas.PrecisionF16 },
+		"K":          func(p *schemas.Provenance) { p.K = 1 },
+		"HW":         func(p *schemas.Provenance) { p.HW = 4 },
+		"mask ratio": func(p *schemas.Provenance) { p.MaskRatio = 0.8 },
+		"no frames":  func(p *schemas.Provenance) { p.Frames = 0 },
+	} {
+		q := p
+		mod(&q)
+		if err := q.Validate(); !errors.Is(err, schemas.ErrSchema) {
+			t.Errorf("frames provenance with %s set: Validate = %v, want ErrSchema", name, err)
+		}
+	}
+	// A row carrying teacher values does not fit a frames dataset.
+	r := schematest.Row(p, 3)
+	if err := r.Validate(p); err != nil {
+		t.Fatal(err)
+	}
+	bad := schematest.Row(full, 3)
+	if err := bad.Validate(p); !errors.Is(err, schemas.ErrRow) {
+		t.Fatalf("teacher row in frames dataset: Validate = %v, want ErrRow", err)
+	}
+	// Metadata kind and layout must agree both ways.
+	for _, c := range []struct {
+		prov schemas.Provenance
+		kind string
+	}{{p, "clip"}, {full, "frames"}} {
+		sc := schemas.ClipSchema(c.prov)
+		md := sc.Metadata()
+		vals := append([]string(nil), md.Values()...)
+		vals[md.FindKey(schemas.MetaSchema)] = c.kind
+		if _, err := schemas.ProvenanceFromSchema(withMeta(sc, md.Keys(), vals)); !errors.Is(err, schemas.ErrSchema) {
+			t.Errorf("layout %s under umt.schema %q accepted: %v", c.prov.Layout, c.kind, err)
+		}
+	}
+	// A clip batch of one layout does not read a record of the other.
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rec, err := schemas.NewClipRecord(mem, p, []schemas.ClipRow{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	if _, err := schemas.NewClipBatch(full, rec); !errors.Is(err, schemas.ErrSchema) {
+		t.Fatalf("frames record read as a visible:1 batch: %v", err)
 	}
 }
 

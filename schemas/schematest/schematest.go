@@ -13,7 +13,7 @@ import (
 )
 
 // Provenance returns a small valid provenance: T frames of S×S, K layers, HW tokens per frame
-// of D dims, in the given layout ("full" or "visible:M").
+// of D dims, in the given layout ("full", "visible:M", or "frames", which drops K, HW and D).
 func Provenance(layout string, T, S, K, HW, D int) schemas.Provenance {
 	p := schemas.Provenance{
 		UMTVersion: "test", Teacher: "test/tiny-clip", TeacherSHA256: fmt.Sprintf("%064x", 1),
@@ -24,6 +24,18 @@ func Provenance(layout string, T, S, K, HW, D int) schemas.Provenance {
 	if l, err := schemas.ParseLayout(layout); err == nil && l.Visible {
 		p.Masks = l.M
 	}
+	if layout == schemas.LayoutFrames {
+		p = FramesOnly(p)
+	}
+	return p
+}
+
+// FramesOnly returns p as the provenance of a frames-only dataset (layout "frames"): the same
+// sampling, every teacher field cleared.
+func FramesOnly(p schemas.Provenance) schemas.Provenance {
+	p.Layout = schemas.LayoutFrames
+	p.Teacher, p.TeacherSHA256, p.Resolution, p.Normalisation, p.Precision = "", "", 0, "", ""
+	p.K, p.HW, p.D, p.Masks, p.MaskRatio = 0, 0, 0, 0, 0
 	return p
 }
 
@@ -98,6 +110,9 @@ func Row(p schemas.Provenance, seed uint64) schemas.ClipRow {
 		attn[i] = rng.Float32() / float32(HW)
 	}
 	r.TeacherCLSAttn = schemas.F16Bits(nil, attn)
+	if !p.HasTeacher() {
+		r.TeacherLayers, r.TeacherTokens, r.TeacherFeatures, r.TeacherCLSAttn = nil, nil, nil, nil
+	}
 	return r
 }
 

@@ -124,6 +124,7 @@ func TestRoundTripProperty(t *testing.T) {
 		{"visible:2", CompressNone, 17, 3, 1, []string{"k"}},
 		{"visible:1", CompressZstd, 9, 1, 1 << 30, []string{"x", "y", "z"}},
 		{"full", CompressNone, 1, 4, 1, []string{"one"}},
+		{schemas.LayoutFrames, CompressLZ4, 11, 3, 20_000, []string{"f", "g"}}, // a two-phase prep's first phase
 	} {
 		t.Run(c.layout+"-"+c.comp, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
