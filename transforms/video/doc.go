@@ -13,6 +13,7 @@
 //	cfg := video.DefaultSampleConfig()            // 8 × "middle", 224×224 centre crop, bicubic
 //	cfg.Sampler, cfg.Seed = "rand", video.SeedFor(clipID)
 //	clip, err := video.Sample(ctx, src, cfg)      // clip.Frames: [T, S, S, 3] RGB uint8
+//	img, err := video.SampleImage(ctx, src, cfg)  // a still image: a 1-frame clip, [1, S, S, 3]
 //	video.Class(err)                              // "", empty, not_media, no_video_stream, truncated,
 //	                                              // corrupt, unsupported, too_large, timeout, missing, internal
 //
@@ -54,6 +55,22 @@
 // test corpus. SAR is ignored by default (as UMT and ffmpeg's scale filter do); FixSAR scales
 // to square pixels.
 //
+// # Images
+//
+// SampleImage(ctx, src, cfg) (*Clip, error) reads UMT's "image" entries: it opens src
+// accepting still-image demuxers (image2 by file name for a FileSource, the content-probed
+// jpeg/png/webp/bmp/tiff/…_pipe demuxers for readers; GIF and APNG give their first frame),
+// decodes the first frame and renders it through the same chain as video frames, so it
+// equals `ffmpeg -i IMG -frames:v 1 -vf scale=…:flags=bicubic,crop=S:S` bit for bit (JPEG is
+// full-range yuvj420p; alpha is dropped as the CLI drops it). The clip has one frame (PTS 0,
+// TimeS 0, FramesDecoded 1); the sampler fields of cfg are ignored. A video given to
+// SampleImage yields its first frame (Sample's "at:0"). Sample keeps rejecting images
+// (image2, *_pipe, gif, apng) as not_media; SampleImage rejects text (tty, SVG) as not_media.
+// A JPEG without EOI, a PNG without IEND or with a chunk past the end and a WebP shorter than
+// its RIFF size are truncated (FFmpeg would render them with grey rows); an image the
+// decoder finds no picture in is corrupt; a non-image with an image's name is not_media.
+// Fixtures and CLI goldens: testdata/images (gen.sh).
+//
 // # Resources
 //
 // Every call owns its FFmpeg objects and frees them on every path (LiveObjects counts them);
@@ -67,8 +84,9 @@
 // # Tests
 //
 // go test ./transforms/video/ runs the corpus (UMT_VIDEOS, default testdata/videos) checks,
-// sampler goldens, fuzz seeds, a short leak loop and an 8-goroutine test (about 1–2 min on
-// the 2-core box; run it with -race too). UMT_SOAK=1 makes the leak loop the full 200
+// sampler goldens, the image fixtures (testdata/images), fuzz seeds (FuzzOpen,
+// FuzzSampleImage), a short leak loop and an 8-goroutine test (about 1–2 min on the 2-core
+// box; run it with -race too). UMT_SOAK=1 makes the leak loop the full 200
 // passes over the corpus. Benchmarks: go test ./transforms/video/ -run '^$' -bench .
 // (see docs/bench/video.md).
 package video

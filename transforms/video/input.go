@@ -31,6 +31,7 @@ type input struct {
 	st     *astiav.Stream
 	vidx   int
 	ctx    context.Context
+	images bool // opened by SampleImage: still-image demuxers are accepted
 
 	mu      sync.Mutex // guards closed against the context watcher
 	closed  bool
@@ -52,6 +53,12 @@ func budgetUS(ctx context.Context) int64 {
 
 // openInput opens src with a guard bound to ctx. On error everything is already freed.
 func openInput(ctx context.Context, src Source) (*input, error) {
+	return openInputMode(ctx, src, false)
+}
+
+// openInputMode is openInput; images marks an input opened by SampleImage: probe then
+// accepts still-image demuxers, and image2 takes the file name literally.
+func openInputMode(ctx context.Context, src Source, images bool) (*input, error) {
 	size, err := src.stat()
 	if err != nil {
 		return nil, err
@@ -59,7 +66,7 @@ func openInput(ctx context.Context, src Source) (*input, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, timeoutErr(src.name, err)
 	}
-	in := &input{src: src, size: size, ctx: ctx, vidx: -1}
+	in := &input{src: src, size: size, ctx: ctx, vidx: -1, images: images}
 	in.guard = C.umt_guard_new(C.int64_t(budgetUS(ctx)))
 	if in.guard == nil {
 		return nil, errors.New("video: out of memory allocating the interrupt guard")
@@ -91,7 +98,7 @@ func openInput(ctx context.Context, src Source) (*input, error) {
 	curl := C.CString(url)
 	cwl := C.CString(whitelist)
 	var cfc *C.AVFormatContext
-	ret := C.umt_open(&cfc, curl, pb, unsafe.Pointer(in.guard), cwl)
+	ret := C.umt_open(&cfc, curl, pb, unsafe.Pointer(in.guard), cwl, boolInt(images))
 	C.free(unsafe.Pointer(curl))
 	C.free(unsafe.Pointer(cwl))
 	if ret < 0 {

@@ -98,6 +98,10 @@ func notMediaFormat(name string) bool {
 		name == "gif" || name == "apng" || name == "webp_pipe"
 }
 
+// textFormat names the demuxers of text that SampleImage still rejects: ANSI/ASCII art (tty)
+// and SVG (vector XML; it would be rasterised at whatever size the file declares).
+func textFormat(name string) bool { return name == "tty" || name == "svg_pipe" }
+
 // seqByFormat lets tests turn off the format list, so that the seek-overshoot detection
 // alone has to catch MPEG-TS.
 var seqByFormat = true
@@ -138,8 +142,12 @@ func (in *input) probe(lim Limits) (Info, error) {
 	if f := fc.InputFormat(); f != nil {
 		info.FormatName = f.Name()
 	}
-	if notMediaFormat(info.FormatName) {
-		return info, newErr(ErrNotMedia, name, nil, "this is a %s image/text file, not a video", info.FormatName)
+	switch {
+	case in.images && textFormat(info.FormatName):
+		return info, newErr(ErrNotMedia, name, nil, "this is a %s text file, not an image", info.FormatName)
+	case in.images:
+	case notMediaFormat(info.FormatName):
+		return info, newErr(ErrNotMedia, name, nil, "this is a %s image/text file, not a video (SampleImage reads images)", info.FormatName)
 	}
 	if info.NbStreams == 0 {
 		return info, newErr(ErrCorrupt, name, nil, "the container opened but lists no streams (damaged header)")

@@ -160,18 +160,7 @@ func (s *sampling) run() (*Clip, error) {
 	if err != nil {
 		return nil, err
 	}
-	var sarNum, sarDen int
-	if sar := s.in.fc.GuessSampleAspectRatio(s.in.st, nil); sar.Num() > 0 && sar.Den() > 0 {
-		sarNum, sarDen = sar.Num(), sar.Den()
-	}
-	mode := 0
-	if !s.cfg.NoAutorotate {
-		var has bool
-		var rot float64
-		rot, has = streamRotation(s.in.st)
-		mode = rotationMode(rot, has)
-	}
-	s.g, err = newGeometry(s.info.Width, s.info.Height, mode, sarNum, sarDen, s.cfg)
+	s.g, err = streamGeometry(s.in, s.info.Width, s.info.Height, s.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +216,21 @@ func (s *sampling) run() (*Clip, error) {
 		s.clip.SeekMode = "sequential"
 	}
 	return s.clip, nil
+}
+
+// streamGeometry is where frames of w×h from in's video stream land under cfg: the stream's
+// SAR (with FixSAR) and rotation (unless NoAutorotate), then newGeometry.
+func streamGeometry(in *input, w, h int, cfg SampleConfig) (geometry, error) {
+	var sarNum, sarDen int
+	if sar := in.fc.GuessSampleAspectRatio(in.st, nil); sar.Num() > 0 && sar.Den() > 0 {
+		sarNum, sarDen = sar.Num(), sar.Den()
+	}
+	mode := 0
+	if !cfg.NoAutorotate {
+		rot, has := streamRotation(in.st)
+		mode = rotationMode(rot, has)
+	}
+	return newGeometry(w, h, mode, sarNum, sarDen, cfg)
 }
 
 // targets computes the sampler's times (seconds from the container start).

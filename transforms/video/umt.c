@@ -207,7 +207,9 @@ int umt_convert(umt_conv *c, const AVFrame *f, int mode, int scW, int scH, int f
 	return 0;
 }
 
-int umt_open(AVFormatContext **pfc, const char *url, AVIOContext *pb, void *guard, const char *whitelist) {
+// umt_open opens url (or the custom I/O pb). images makes the image2 demuxer read the name
+// literally (pattern_type=none): a still image's file name may contain % or glob characters.
+int umt_open(AVFormatContext **pfc, const char *url, AVIOContext *pb, void *guard, const char *whitelist, int images) {
 	AVFormatContext *fc = avformat_alloc_context();
 	if (!fc) return AVERROR(ENOMEM);
 	fc->interrupt_callback.callback = umt_interrupt_cb;
@@ -215,6 +217,7 @@ int umt_open(AVFormatContext **pfc, const char *url, AVIOContext *pb, void *guar
 	if (pb) fc->pb = pb;
 	AVDictionary *opts = NULL;
 	av_dict_set(&opts, "protocol_whitelist", whitelist, 0);
+	if (images) av_dict_set(&opts, "pattern_type", "none", 0);
 	int ret = avformat_open_input(&fc, url, NULL, &opts); // frees fc on failure
 	av_dict_free(&opts);
 	*pfc = fc;

@@ -23,7 +23,7 @@ umt_guard *umt_guard_new(int64_t budget_us);
 void umt_guard_abort(umt_guard *g);
 int umt_guard_expired(umt_guard *g);
 
-int umt_open(AVFormatContext **pfc, const char *url, AVIOContext *pb, void *guard, const char *whitelist);
+int umt_open(AVFormatContext **pfc, const char *url, AVIOContext *pb, void *guard, const char *whitelist, int images);
 int umt_disposition(AVStream *st);
 
 void umt_flush(AVCodecContext *c);
