@@ -19,6 +19,7 @@ import (
 //	go test ./transforms/video -run '^$' -bench . -benchtime 3x
 //
 // Each benchmark has an ffmpeg CLI counterpart in the same run (sub-benchmark "ffmpeg_cli").
+// BenchmarkSampleImage reads the committed fixture testdata/images/jpeg_320x240_yuvj420p.jpg.
 
 const longGOPArgs = "testsrc2=size=1280x720:rate=30:duration=60"
 
@@ -201,3 +202,36 @@ func BenchmarkClips(b *testing.B) {
 }
 
 func ftoa(t float64) string { return strconv.FormatFloat(t, 'f', 6, 64) }
+
+// (d) one still image: the 320×240 JPEG fixture (yuvj420p) → 224² crop through SampleImage,
+// vs the ffmpeg CLI rendering the same frame with the reference command (what a script that
+// shells out per image would pay: process start, probe, decode, scale, crop).
+func BenchmarkSampleImage(b *testing.B) {
+	path := filepath.Join(imagesDir, "jpeg_320x240_yuvj420p.jpg")
+	b.Run("umt_sample_image", func(b *testing.B) {
+		cfg := DefaultSampleConfig()
+		start, cpu0 := time.Now(), selfCPU()
+		for i := 0; i < b.N; i++ {
+			if _, err := SampleImage(context.Background(), FileSource(path), cfg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "images/s")
+		b.ReportMetric(float64(b.N)/(selfCPU()-cpu0).Seconds(), "images/cpu_s")
+	})
+	b.Run("ffmpeg_cli", func(b *testing.B) {
+		start := time.Now()
+		var cpu time.Duration
+		for i := 0; i < b.N; i++ {
+			out, c := runCLI(b, "-i", path, "-frames:v", "1",
+				"-vf", "scale=w='if(lte(iw,ih),224,-1)':h='if(lte(iw,ih),-1,224)':flags=bicubic,crop=224:224,format=rgb24",
+				"-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1")
+			cpu += c
+			if len(out) != 224*224*3 {
+				b.Fatalf("ffmpeg gave %d bytes", len(out))
+			}
+		}
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "images/s")
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "images/cpu_s")
+	})
+}
