@@ -28,6 +28,9 @@ ff -i "$V/h264_1frame_320x240.mp4" -frames:v 1 \
 ff -i "$V/h264_baseline_640x360_25fps_faststart.mp4" -frames:v 1 -vf scale=200:112 -c:v libwebp -quality 60 "${bx[@]}" webp_200x112_yuv420p.webp
 ff -i "$V/h264_tiny_64x48_10fps.mp4" -frames:v 3 "${bx[@]}" gif_3frames_64x48.gif # SampleImage takes the first frame
 ff -i "$V/h264_tiny_64x48_10fps.mp4" -frames:v 1 -pix_fmt bgr24 "${bx[@]}" bmp_64x48_bgr24.bmp
+ff -i "$V/h264_tiny_64x48_10fps.mp4" -frames:v 1 -pix_fmt pal8 "${bx[@]}" png_64x48_pal8.png
+ff -i "$V/h264_tiny_64x48_10fps.mp4" -frames:v 1 -pix_fmt gray "${bx[@]}" png_64x48_gray.png
+ff -i "$V/h264_tiny_64x48_10fps.mp4" -frames:v 1 -c:v libwebp -lossless 1 "${bx[@]}" webp_lossless_64x48_argb.webp
 
 # Bad images.
 head -c 4800 jpeg_320x240_yuvj420p.jpg >truncated_half.jpg # cut inside the entropy-coded data
@@ -52,7 +55,8 @@ bad() { # path class why
     "$1" "$2" "$(stat -c %s "$1")" "$3" >>manifest.jsonl
 }
 for p in jpeg_320x240_yuvj420p.jpg png_odd_321x241_rgb24.png png_alpha_120x90_rgba.png \
-  webp_200x112_yuv420p.webp gif_3frames_64x48.gif bmp_64x48_bgr24.bmp; do
+  webp_200x112_yuv420p.webp gif_3frames_64x48.gif bmp_64x48_bgr24.bmp png_64x48_pal8.png \
+  png_64x48_gray.png webp_lossless_64x48_argb.webp; do
   good "$p"
 done
 bad truncated_half.jpg truncated "the first 4800 bytes of jpeg_320x240_yuvj420p.jpg: no EOI marker"
