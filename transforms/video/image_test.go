@@ -174,6 +174,30 @@ func TestSampleImageVideoFirstFrame(t *testing.T) {
 	assertNoLiveObjects(t)
 }
 
+// image2 reads a FileSource's name literally: "%d" and "%20" are not a sequence pattern.
+func TestSampleImageLiteralFileName(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(imagesDir, "jpeg_320x240_yuvj420p.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := filepath.Join(t.TempDir(), "img%d 50%20off[1]*.jpg")
+	if err := os.WriteFile(odd, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, err := SampleImage(context.Background(), ReaderSource("x.jpg", bytes.NewReader(b), int64(len(b))), DefaultSampleConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := SampleImage(context.Background(), FileSource(odd), DefaultSampleConfig())
+	if err != nil {
+		t.Fatalf("%s: %v", odd, err)
+	}
+	if got.Info.FormatName != "image2" || !bytes.Equal(got.Frames, want.Frames) {
+		t.Errorf("%s: demuxer %s, bytes equal %v", odd, got.Info.FormatName, bytes.Equal(got.Frames, want.Frames))
+	}
+	assertNoLiveObjects(t)
+}
+
 func TestSampleImageErrorsAndConfig(t *testing.T) {
 	jpg := filepath.Join(imagesDir, "jpeg_320x240_yuvj420p.jpg")
 	png := filepath.Join(imagesDir, "png_odd_321x241_rgb24.png")
