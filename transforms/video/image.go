@@ -67,6 +67,9 @@ func sampleImage(ctx context.Context, src Source, cfg SampleConfig) (*Clip, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, timeoutErr(src.name, err)
+	}
 	head := src.head(16)
 	if why, err := imageTruncated(ctx, src, size, sniffImage(head)); err != nil {
 		return nil, err
@@ -75,16 +78,16 @@ func sampleImage(ctx context.Context, src Source, cfg SampleConfig) (*Clip, erro
 	}
 	in, err := openInputMode(ctx, src, true)
 	if err != nil {
-		return nil, reclassImage(err, src.name, head)
+		return nil, reclassImage(err, src.name, head, "")
 	}
 	defer in.close()
 	info, err := in.probe(lim)
 	if err != nil {
-		return nil, reclassImage(err, src.name, head)
+		return nil, reclassImage(err, src.name, head, info.FormatName)
 	}
 	dec, err := newDecoder(in, cfg.Threads, lim)
 	if err != nil {
-		return nil, reclassImage(err, src.name, head)
+		return nil, reclassImage(err, src.name, head, info.FormatName)
 	}
 	defer dec.close()
 	if err := dec.next(); err != nil {
@@ -94,7 +97,7 @@ func sampleImage(ctx context.Context, src Source, cfg SampleConfig) (*Clip, erro
 		if in.readErr != nil {
 			return nil, newErr(ErrTruncated, src.name, in.readErr, "reading the source failed part-way; retry or re-fetch it")
 		}
-		return nil, reclassImage(newErr(ErrCorrupt, src.name, dec.readErr, "the %s decoder found no picture", info.Codec), src.name, head)
+		return nil, reclassImage(newErr(ErrCorrupt, src.name, dec.readErr, "the %s decoder found no picture", info.Codec), src.name, head, info.FormatName)
 	}
 	f := dec.frame
 	g, err := streamGeometry(in, f.Width(), f.Height(), cfg)
@@ -125,14 +128,14 @@ func sampleImage(ctx context.Context, src Source, cfg SampleConfig) (*Clip, erro
 	return clip, nil
 }
 
-// reclassImage refines a corrupt/not_media verdict with the image signature: bytes that are
-// neither an image nor a container FFmpeg decodes (a text file named .jpg, which image2
-// accepts by its extension) are not_media; a recognised image signature whose header FFmpeg
-// cannot open is corrupt.
-func reclassImage(err error, name string, head []byte) error {
+// reclassImage refines a corrupt/not_media verdict with the image signature: bytes that
+// image2 took for an image by their file name alone (a text file named .jpg) and that carry
+// no image or container signature are not_media; a recognised image signature whose header
+// FFmpeg cannot open is corrupt. format is the demuxer, "" when none opened.
+func reclassImage(err error, name string, head []byte, format string) error {
 	img := sniffImage(head)
 	switch {
-	case errors.Is(err, ErrCorrupt) && img == "" && sniffContainer(head) == "":
+	case errors.Is(err, ErrCorrupt) && format == "image2" && img == "" && sniffContainer(head) == "":
 		return newErr(ErrNotMedia, name, err, "the bytes are no image FFmpeg knows (only the name looked like one)")
 	case errors.Is(err, ErrNotMedia) && img != "":
 		return newErr(ErrCorrupt, name, err, "%s header is damaged", img)
