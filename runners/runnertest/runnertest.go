@@ -1,11 +1,13 @@
 // Package runnertest starts a standalone Prism job server for tests of the portable path (the
 // same submission path a Flink job server takes): it builds Beam's own cmd/prism from the
 // module cache with `go build` once per Beam version, caches the binary, and runs it as a
-// subprocess on free ports.
+// subprocess on free ports. Subprocesses run in their own process group (Command), so workers
+// the job server starts are killed with it and cannot keep a test waiting on their pipes.
 package runnertest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -81,7 +83,7 @@ func StartPrism(tb testing.TB) string {
 	bin := PrismBinary(tb)
 	jobPort, webPort := FreePort(tb), FreePort(tb)
 	var log bytes.Buffer
-	cmd := exec.Command(bin, fmt.Sprintf("--job_port=%d", jobPort), fmt.Sprintf("--web_port=%d", webPort),
+	cmd := Command(context.Background(), bin, fmt.Sprintf("--job_port=%d", jobPort), fmt.Sprintf("--web_port=%d", webPort),
 		"--serve_http=false", "--log_level=warn")
 	cmd.Stdout, cmd.Stderr = &log, &log
 	cmd.Dir = tb.TempDir() // PROCESS environments write pipeline_options.json in the server's directory
@@ -89,7 +91,12 @@ func StartPrism(tb testing.TB) string {
 		tb.Fatalf("starting prism: %v", err)
 	}
 	tb.Cleanup(func() {
-		cmd.Process.Kill()
+		// PROCESS workers are the server's children and inherit its stdout and stderr. Prism
+		// kills only the process it started when a job ends; a worker that process started
+		// (Beam's boot runs the worker as a child) outlives it, and Beam's Go harness never
+		// exits by itself. Killing the process group ends them too; WaitDelay bounds Wait
+		// should anything still hold the pipes.
+		KillGroup(cmd)
 		cmd.Wait()
 		if tb.Failed() {
 			tb.Logf("prism job server log:\n%s", log.String())
