@@ -27,9 +27,10 @@ import (
 // cfg's Size, Crop, Interp, NoAutorotate, FixSAR, Threads, Deadline and Limits apply as in
 // Sample; Sampler, Frames, Seed, Start, End, OnMissing and Seek are ignored.
 //
-// A video is accepted too and gives its first frame in presentation order (what
-// `ffmpeg -i F -frames:v 1` renders, and Sample's "at:0"), so a manifest that calls a clip an
-// image still trains on something sensible.
+// A video is accepted too and gives its first frame in presentation order, the same frame
+// and bytes as Sample with "at:0" (tests check this on corpus videos, B-frames and rotation
+// included), so a manifest that calls a clip an image still trains on something sensible.
+// Its PTS/TimeS are then that frame's; a video cut short still gives its first frame.
 //
 // Errors use Sample's classes: missing, empty, not_media (no image or video in the bytes, a
 // text file even when its name says .jpg), truncated (a JPEG without its EOI marker, a PNG
