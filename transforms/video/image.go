@@ -30,7 +30,9 @@ import (
 // A video is accepted too and gives its first frame in presentation order, the same frame
 // and bytes as Sample with "at:0" (tests check this on corpus videos, B-frames and rotation
 // included), so a manifest that calls a clip an image still trains on something sensible.
-// Its PTS/TimeS are then that frame's; a video cut short still gives its first frame.
+// Its PTS/TimeS are then that frame's. A video cut short gives its first frame when its
+// index and that frame survive (a faststart MP4); without its index it is truncated, as in
+// Sample. Audio-only files are no_video_stream.
 //
 // Errors use Sample's classes: missing, empty, not_media (no image or video in the bytes, a
 // text file even when its name says .jpg), truncated (a JPEG without its EOI marker, a PNG

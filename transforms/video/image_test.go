@@ -171,6 +171,16 @@ func TestSampleImageVideoFirstFrame(t *testing.T) {
 			t.Errorf("%s: SampleImage (pts %d) differs from Sample at:0 (pts %d)", rel, img.PTS[0], vid.PTS[0])
 		}
 	}
+	for rel, want := range map[string]string{
+		"bad/truncated_05pct_faststart.mp4": "", // the index and the first frame survive
+		"bad/truncated_50pct_moovend.mp4":   "truncated",
+		"bad/audio_only.mp4":                "no_video_stream",
+		"bad/random_bytes.mp4":              "not_media",
+	} {
+		if _, err := SampleImage(context.Background(), FileSource(corpusFile(t, rel)), cfg); Class(err) != want {
+			t.Errorf("%s: err %v (class %q), want %q", rel, err, Class(err), want)
+		}
+	}
 	assertNoLiveObjects(t)
 }
 
