@@ -120,11 +120,23 @@ func printSummary(w io.Writer, s shard.Summary) {
 	fmt.Fprintf(w, "\nshards    %d\nbytes     %d (%.1f MB; shards %.1f KB per clip on disk)\n", s.Shards, s.Bytes, float64(s.Bytes)/1e6, s.BytesPerClip/1e3)
 	if p := s.Provenance; p != nil {
 		fmt.Fprintf(w, "\nprovenance (schema version %d)\n", s.SchemaVersion)
-		fmt.Fprintf(w, "  teacher        %s (sha256 %s)\n", p.Teacher, p.TeacherSHA256)
-		fmt.Fprintf(w, "  input          %d px, normalisation %s\n", p.Resolution, p.Normalisation)
+		if p.HasTeacher() {
+			fmt.Fprintf(w, "  teacher        %s (sha256 %s)\n", p.Teacher, p.TeacherSHA256)
+			fmt.Fprintf(w, "  input          %d px, normalisation %s\n", p.Resolution, p.Normalisation)
+		} else {
+			fmt.Fprintf(w, "  teacher        none: a frames dataset; add the teacher with umt prep --phase=teacher --input %s\n", s.URI)
+		}
 		fmt.Fprintf(w, "  sampler        %s, seed %d\n", p.Sampler, p.Seed)
-		fmt.Fprintf(w, "  layout         %s, %s, masks %d (ratio %g)\n", p.Layout, p.Precision, p.Masks, p.MaskRatio)
-		fmt.Fprintf(w, "  shapes         T=%d S=%d K=%d HW=%d D=%d\n", p.Frames, p.Size, p.K, p.HW, p.D)
+		if p.HasTeacher() {
+			fmt.Fprintf(w, "  layout         %s, %s, masks %d (ratio %g)\n", p.Layout, p.Precision, p.Masks, p.MaskRatio)
+			fmt.Fprintf(w, "  shapes         T=%d S=%d K=%d HW=%d D=%d\n", p.Frames, p.Size, p.K, p.HW, p.D)
+		} else {
+			fmt.Fprintf(w, "  layout         %s\n", p.Layout)
+			fmt.Fprintf(w, "  shapes         T=%d S=%d\n", p.Frames, p.Size)
+		}
+		if src := p.Extra["frames_dataset"]; src != "" {
+			fmt.Fprintf(w, "  frames from    %s (two-phase prep)\n", src)
+		}
 		fmt.Fprintf(w, "  umt            %s\n", p.UMTVersion)
 	}
 	if len(s.Columns) > 0 {
@@ -179,11 +191,13 @@ func rowJSON(i int, r schemas.ClipRow, p schemas.Provenance, framesOut string) m
 		"span_start_s": r.SpanStartS, "span_end_s": r.SpanEndS,
 		"caption": nullable(r.Caption), "label": nullable(r.Label),
 		"frame_pts": r.FramePTS, "frame_time_s": r.FrameTimeS,
-		"frames":           tensorJSON{Shape: []int{p.Frames, p.Size, p.Size, 3}, Mean: pix / float64(max(1, len(r.Frames)))},
-		"teacher_layers":   r.TeacherLayers,
-		"teacher_tokens":   map[string]any{"count": N, "first": r.TeacherTokens[:min(N, 16)]},
-		"teacher_features": tensorJSON{Shape: []int{p.K, N, p.D}, First: f64(feats[:min(len(feats), 8)]), Mean: mean(feats), Extra: map[string]float64{"mean_token_l2_norm": norm}},
-		"teacher_cls_attn": tensorJSON{Shape: []int{p.Frames, p.HW}, First: f64(attn[:min(len(attn), 8)]), Mean: mean(attn), Extra: map[string]any{"sum_per_frame": attnSum}},
+		"frames": tensorJSON{Shape: []int{p.Frames, p.Size, p.Size, 3}, Mean: pix / float64(max(1, len(r.Frames)))},
+	}
+	if p.HasTeacher() {
+		out["teacher_layers"] = r.TeacherLayers
+		out["teacher_tokens"] = map[string]any{"count": N, "first": r.TeacherTokens[:min(N, 16)]}
+		out["teacher_features"] = tensorJSON{Shape: []int{p.K, N, p.D}, First: f64(feats[:min(len(feats), 8)]), Mean: mean(feats), Extra: map[string]float64{"mean_token_l2_norm": norm}}
+		out["teacher_cls_attn"] = tensorJSON{Shape: []int{p.Frames, p.HW}, First: f64(attn[:min(len(attn), 8)]), Mean: mean(attn), Extra: map[string]any{"sum_per_frame": attnSum}}
 	}
 	if p.Masks > 0 {
 		out["masks"] = map[string]any{"count": p.Masks, "visible_per_frame": p.VisiblePerFrame(), "first": r.Masks[:min(len(r.Masks), 16)]}

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/umt-dev/umt/pipelines/prep"
 	"github.com/umt-dev/umt/transforms/manifest"
+	"github.com/umt-dev/umt/transforms/shard"
 )
 
 // prepFlags are bound once to the global flag set (Beam reads its options from there too).
@@ -44,6 +47,13 @@ or with a header naming uri,caption,label,start,end), JSONL and Parquet with uri
 start, end. Relative paths are resolved against --root (default: the manifest's directory).
 Sources and outputs: local paths or gs://; manifests also https://.
 
+Two-phase mode for clusters: --phase=frames decodes only (cheap CPU workers) and writes a
+frames dataset (layout "frames": the clips' frames, no teacher columns, and the failures
+table); --phase=teacher --input=FRAMES_DATASET runs the teacher over it (GPU machines) and
+writes the dataset a one-pass run would write: the same rows and failures. The teacher phase
+takes frames, size, sampler and seed from the frames dataset; the frames phase takes no
+teacher flags.
+
 Rerunning the same command resumes: committed clips are kept, clips staged by an interrupted
 run are reused, only missing work is done, and the result is byte-identical to a clean run.
 Failed rows stay failed unless --retry-failed.
@@ -59,6 +69,9 @@ Examples:
       --size 64 --frames 4
   umt prep --input k400/train.csv --root /data/k400 --output /data/k400-umt \
       --teacher hf:openai/clip-vit-base-patch16 --layout visible:2
+  umt prep --phase=frames --input k400/train.csv --root /data/k400 --output /data/k400-frames
+  umt prep --phase=teacher --input /data/k400-frames --output /data/k400-umt \
+      --teacher hf:openai/clip-vit-base-patch16 --device cuda
   umt prep --input gs://b/anno.json --output gs://b/ds --teacher gs://b/vit_b16.safetensors \
       --runner=flink --endpoint=jobserver:8099 --environment_type=DOCKER \
       --environment_config=REGISTRY/umt-worker:latest --worker_binary=bin/umt-worker
@@ -71,7 +84,8 @@ Examples:
 			}
 			c := &prepFlags.cfg
 			*c = prep.Defaults()
-			fs.StringVar(&c.Manifest, "input", "", "manifest: .json (UMT list), .jsonl, .csv or .parquet; local, gs:// or https:// (required)")
+			fs.StringVar(&c.Phase, "phase", prep.PhaseAll, "all: decode and run the teacher in one pass; frames: decode only, into a frames dataset; teacher: add the teacher to the frames dataset --input names")
+			fs.StringVar(&c.Manifest, "input", "", "manifest: .json (UMT list), .jsonl, .csv or .parquet; local, gs:// or https:// (required); with --phase=teacher, the frames dataset")
 			fs.StringVar(&c.Output, "output", "", "dataset root: a local directory or gs://bucket/prefix (required)")
 			fs.StringVar(&c.Teacher, "teacher", "", "teacher weights: a safetensors file (local or gs://), a Hugging Face model directory, or hf:NAME (required)")
 			fs.StringVar(&c.TeacherConfigFile, "teacher_config", "", "config for a teacher weights file: HF config.json or clip.Config JSON")
@@ -114,6 +128,9 @@ func runPrep(args []string) error {
 	if cfg.CSVSep == `\t` {
 		cfg.CSVSep = "\t"
 	}
+	if err := phaseFlags(cfg.Phase, flag.Visit); err != nil {
+		return usageError{err}
+	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -135,6 +152,29 @@ func runPrep(args []string) error {
 	return err
 }
 
+// phaseFlags refuses flags a phase would ignore: the teacher phase takes its sampling from the
+// frames dataset, and the frames phase runs no teacher. Silently ignoring them would make a
+// dataset other than the one the command line describes.
+func phaseFlags(phase string, visitSet func(func(*flag.Flag))) error {
+	ignored := map[string][]string{
+		prep.PhaseTeacher: {"frames", "size", "sampler", "interp", "seed", "on_missing", "keep_damaged", "format", "root", "csv_sep", "deadline"},
+		prep.PhaseFrames:  {"teacher", "teacher_config", "teacher_resolution", "teacher_layers", "teacher_name", "layout", "mask_ratio", "batch_clips", "threads", "device"},
+	}[phase]
+	var set []string
+	visitSet(func(f *flag.Flag) {
+		if slices.Contains(ignored, f.Name) {
+			set = append(set, "--"+f.Name)
+		}
+	})
+	if len(set) == 0 {
+		return nil
+	}
+	if phase == prep.PhaseTeacher {
+		return fmt.Errorf("--phase=teacher takes the sampling settings from the frames dataset; drop %s", strings.Join(set, " "))
+	}
+	return fmt.Errorf("--phase=frames decodes only and runs no teacher; drop %s (give them to --phase=teacher)", strings.Join(set, " "))
+}
+
 // startProgress shows a progress bar on a terminal (or with --progress=on) for runs whose
 // workers report to this process (in-process Prism, loopback); it returns a stop function.
 func startProgress(ctx context.Context, cfg prep.Config) func() {
@@ -147,9 +187,18 @@ func startProgress(ctx context.Context, cfg prep.Config) func() {
 		return func() {}
 	}
 	var total int64
-	opt := manifest.Options{Format: manifest.Format(cfg.ManifestFormat), Root: cfg.Root}
-	if manifest.Read(ctx, cfg.Manifest, opt, func(manifest.Row) error { total++; return nil }) != nil {
-		return func() {}
+	if cfg.Phase == prep.PhaseTeacher {
+		ds, err := shard.Open(ctx, cfg.Manifest)
+		if err != nil {
+			return func() {}
+		}
+		total = ds.Index().Rows
+		ds.Close()
+	} else {
+		opt := manifest.Options{Format: manifest.Format(cfg.ManifestFormat), Root: cfg.Root}
+		if manifest.Read(ctx, cfg.Manifest, opt, func(manifest.Row) error { total++; return nil }) != nil {
+			return func() {}
+		}
 	}
 	p := mpb.New(mpb.WithOutput(os.Stderr), mpb.WithWidth(40))
 	bar := p.AddBar(total,

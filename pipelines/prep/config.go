@@ -15,7 +15,12 @@ import (
 
 // Config is everything a prep job needs; it is serialised into the DoFns.
 type Config struct {
-	Manifest       string // local path, gs:// or https:// URL
+	// Phase splits the job for clusters: PhaseAll (or "") decodes and runs the teacher in one
+	// pass; PhaseFrames decodes only and writes a frames-only dataset (layout "frames");
+	// PhaseTeacher reads such a dataset (Manifest names it) and writes the full dataset.
+	Phase string
+
+	Manifest       string // local path, gs:// or https:// URL; the frames dataset for PhaseTeacher
 	ManifestFormat string // "" = from the name
 	Root           string // prefix of relative video paths; "" = the manifest's directory
 	CSVSep         string // CSV separator; "" = ','
@@ -52,7 +57,8 @@ type Config struct {
 	// Filled in by Prepare: the dataset provenance every shard carries, and a unique id of
 	// this run (it keys per-process caches shared by the run's DoFns).
 	Provenance    schemas.Provenance
-	TeacherLayers []int32 // the teacher blocks whose outputs are stored, ascending
+	Input         schemas.Provenance // PhaseTeacher: the provenance of the frames dataset read
+	TeacherLayers []int32            // the teacher blocks whose outputs are stored, ascending
 	RunID         string
 }
 
@@ -88,13 +94,25 @@ func (c Config) SampleConfig(clipID string, start, end float64) video.SampleConf
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	switch c.Phase {
+	case "", PhaseAll, PhaseFrames, PhaseTeacher:
+	default:
+		bad("--phase %q: use all (decode and teacher in one pass), frames (decode only) or teacher (add the teacher to a frames dataset)", c.Phase)
+	}
 	if c.Manifest == "" {
-		bad("--input: give the manifest (.json, .jsonl, .csv or .parquet)")
+		if c.Phase == PhaseTeacher {
+			bad("--input: give the frames dataset written by --phase=frames (its directory or gs:// prefix)")
+		} else {
+			bad("--input: give the manifest (.json, .jsonl, .csv or .parquet)")
+		}
+	}
+	if c.Phase == PhaseTeacher && c.Manifest != "" && c.Manifest == c.Output {
+		bad("--phase=teacher: --output must differ from --input (the frames dataset stays as it is)")
 	}
 	if c.Output == "" {
 		bad("--output: give the dataset directory or gs://bucket/prefix")
 	}
-	if c.Teacher == "" {
+	if c.Teacher == "" && c.Phase != PhaseFrames {
 		bad("--teacher: give the teacher weights (.safetensors); testdata/refdata/umt/teacher_tiny_openai.safetensors is a tiny random one")
 	}
 	if c.ManifestFormat != "" {
@@ -105,11 +123,13 @@ func (c Config) Validate() error {
 	if len([]rune(c.CSVSep)) > 1 {
 		bad("--csv_sep must be one character, got %q", c.CSVSep)
 	}
-	if _, err := c.SampleConfig("x", 0, 0).Validate(); err != nil {
-		bad("sampling: %v", err)
-	}
-	if c.Sampler == "" || strings.HasPrefix(c.Sampler, "fps") && c.Frames <= 0 {
-		bad("--sampler %q with --frames %d: shards need a fixed number of frames", c.Sampler, c.Frames)
+	if c.Phase != PhaseTeacher { // the teacher phase samples nothing: the frames dataset did
+		if _, err := c.SampleConfig("x", 0, 0).Validate(); err != nil {
+			bad("sampling: %v", err)
+		}
+		if c.Sampler == "" || strings.HasPrefix(c.Sampler, "fps") && c.Frames <= 0 {
+			bad("--sampler %q with --frames %d: shards need a fixed number of frames", c.Sampler, c.Frames)
+		}
 	}
 	if _, err := schemas.ParseLayout(c.Layout); err != nil {
 		bad("--layout: %v", err)

@@ -8,13 +8,26 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 )
 
-// Build adds the prep pipeline to s. cfg must have been through Prepare.
+// Build adds the prep pipeline of cfg.Phase to s. cfg must have been through Prepare.
 func Build(s beam.Scope, cfg Config) {
 	s = s.Scope("Prep")
+	if cfg.Phase == PhaseTeacher {
+		refs, carried, count := ReadFrames(s, cfg)
+		loaded, loadItems := LoadFrames(s, cfg, refs)
+		staged := Teach(s, cfg, loaded)
+		results := WriteGroups(s, cfg, beam.Flatten(s, carried, loadItems, staged))
+		Commit(s, cfg, count, results)
+		return
+	}
 	rows, count := ReadManifest(s, cfg)
 	work, early := Identify(s, cfg, rows)
 	decoded, decodeItems := Decode(s, cfg, work)
-	staged := Teach(s, cfg, decoded)
+	var staged beam.PCollection
+	if cfg.Phase == PhaseFrames {
+		staged = StageFrames(s, cfg, decoded)
+	} else {
+		staged = Teach(s, cfg, decoded)
+	}
 	results := WriteGroups(s, cfg, beam.Flatten(s, early, decodeItems, staged))
 	Commit(s, cfg, count, results)
 }

@@ -37,6 +37,9 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 	if err := rs.Validate(); err != nil {
 		return cfg, err
 	}
+	if cfg.Phase == "" {
+		cfg.Phase = PhaseAll
+	}
 	for _, p := range []*string{&cfg.Manifest, &cfg.Output, &cfg.Teacher, &cfg.Root, &cfg.TeacherConfigFile} {
 		if strings.HasPrefix(*p, "hf:") {
 			continue
@@ -50,7 +53,14 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 		}
 	}
 	if !rs.LocalWorkers() {
-		for name, p := range map[string]string{"--output": cfg.Output, "--teacher": cfg.Teacher} {
+		remote := map[string]string{"--output": cfg.Output}
+		if cfg.Phase != PhaseFrames {
+			remote["--teacher"] = cfg.Teacher
+		}
+		if cfg.Phase == PhaseTeacher {
+			remote["--input"] = cfg.Manifest
+		}
+		for name, p := range remote {
 			if !isGS(p) {
 				return cfg, fmt.Errorf("%s=%s is a local path, but --runner=%s runs workers on other machines; put it on gs://", name, p, rs.Runner)
 			}
@@ -59,18 +69,46 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 			return cfg, fmt.Errorf("--input=%s is a local path, but remote workers read the manifest; put it on gs:// or https://", cfg.Manifest)
 		}
 	}
+	switch cfg.Phase {
+	case PhaseFrames:
+		cfg.Provenance = schemas.Provenance{
+			UMTVersion: version(), Sampler: cfg.SamplerString(), Seed: cfg.Seed,
+			Layout: schemas.LayoutFrames, Frames: cfg.Frames, Size: cfg.Size,
+		}
+	case PhaseTeacher:
+		if err := adoptFrames(ctx, &cfg); err != nil {
+			return cfg, err
+		}
+		fallthrough
+	default:
+		if err := prepareTeacher(ctx, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	if err := cfg.Provenance.Validate(); err != nil {
+		return cfg, err
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	cfg.RunID = hex.EncodeToString(id[:])
+	return cfg, nil
+}
+
+// prepareTeacher reads the teacher's configuration and fills in the provenance of a dataset
+// with teacher features (one pass, or the teacher phase over cfg.Input's frames).
+func prepareTeacher(ctx context.Context, cfg *Config) error {
 	sum, err := teacherSHA256(ctx, cfg.Teacher)
 	if err != nil {
-		return cfg, fmt.Errorf("reading the teacher: %w", err)
+		return fmt.Errorf("reading the teacher: %w", err)
 	}
 	cfg.TeacherSHA256 = sum
-	path, err := localTeacher(ctx, cfg)
+	path, err := localTeacher(ctx, *cfg)
 	if err != nil {
-		return cfg, err
+		return err
 	}
 	t, tc, err := loadTeacher(path, cfg.TeacherConfigFile, cfg.TeacherConfig, 1, 1, "cpu")
 	if err != nil {
-		return cfg, err
+		return err
 	}
 	t.Close()
 	cfg.TeacherConfig = tc
@@ -87,13 +125,11 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 		Layout: lay.String(), Precision: schemas.PrecisionF16, MaskRatio: cfg.MaskRatio, Masks: lay.M,
 		Frames: cfg.Frames, Size: cfg.Size, K: len(cfg.TeacherLayers), HW: tc.Tokens(), D: tc.OutputDim,
 	}
-	if err := cfg.Provenance.Validate(); err != nil {
-		return cfg, err
+	if cfg.Phase == PhaseTeacher { // the frames were sampled by the first phase: its settings hold
+		cfg.Provenance.Sampler = cfg.Input.Sampler
+		cfg.Provenance.Extra = map[string]string{"frames_dataset": cfg.Manifest}
 	}
-	var id [8]byte
-	rand.Read(id[:])
-	cfg.RunID = hex.EncodeToString(id[:])
-	return cfg, nil
+	return nil
 }
 
 // Run prepares cfg, runs the pipeline on the runner the flags choose, and writes the run
@@ -126,6 +162,7 @@ type Report struct {
 	Manifest string `json:"manifest"`
 	Runner   string `json:"runner"`
 	JobID    string `json:"job_id,omitempty"`
+	Phase    string `json:"phase"` // all, frames or teacher (Manifest is then the frames dataset)
 
 	Rows          int64            `json:"manifest_rows"`
 	OK            int64            `json:"ok"`
@@ -161,7 +198,7 @@ func NewReport(ctx context.Context, cfg Config, res *runners.Result, wall time.D
 		return nil, err
 	}
 	r := &Report{
-		Dataset: cfg.Output, Manifest: cfg.Manifest, Runner: res.Runner, JobID: res.JobID,
+		Dataset: cfg.Output, Manifest: cfg.Manifest, Runner: res.Runner, JobID: res.JobID, Phase: cfg.Phase,
 		Rows: res.Counter(Namespace, "manifest_rows"), OK: idx.Rows, Failed: idx.FailureRows,
 		FailedByClass: map[string]int64{}, Shards: len(idx.Shards), Bytes: idx.Bytes,
 		Committed: res.Counter(Namespace, "clips_already_committed"),
@@ -220,7 +257,14 @@ func (r *Report) Write(ctx context.Context) error {
 // Summary is the human-readable report.
 func (r *Report) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "prep: %d manifest rows → %d clips ok, %d failed", r.Rows, r.OK, r.Failed)
+	what := "manifest rows"
+	switch r.Phase {
+	case PhaseFrames:
+		what = "manifest rows (frames phase: no teacher)"
+	case PhaseTeacher:
+		what = "rows of the frames dataset (teacher phase)"
+	}
+	fmt.Fprintf(&b, "prep: %d %s → %d clips ok, %d failed", r.Rows, what, r.OK, r.Failed)
 	if r.Accounted {
 		b.WriteString(" (ok + failed = rows ✓)\n")
 	} else {

@@ -171,22 +171,12 @@ func buildRow(p schemas.Provenance, layers []int32, seed int64, d Decoded, b, B 
 			sel = append(sel, feats[base+t*D:base+(t+1)*D]...)
 		}
 	}
-	row := schemas.ClipRow{
-		ClipID: d.Work.ClipID, SourceURI: d.Work.Row.URI, SpanStartS: d.Work.Row.Start, SpanEndS: d.Work.Row.End,
-		Caption: d.Work.Row.Caption, Label: d.Work.Row.Label,
-		FramePTS: d.FramePTS, FrameTimeS: d.FrameTimeS, Frames: d.Frames,
-		TeacherLayers:   layers,
-		TeacherTokens:   int32s(tokens),
-		TeacherFeatures: schemas.F16Bits(nil, sel),
-		TeacherCLSAttn:  schemas.F16Bits(nil, clipAttn),
-		Masks:           maskIdx,
-	}
-	if row.SpanEndS < row.SpanStartS { // "to the end" from a start: record the last frame's time
-		for _, t := range row.FrameTimeS {
-			row.SpanEndS = max(row.SpanEndS, t)
-		}
-		row.SpanEndS = max(row.SpanEndS, row.SpanStartS)
-	}
+	row := clipBase(d)
+	row.TeacherLayers = layers
+	row.TeacherTokens = int32s(tokens)
+	row.TeacherFeatures = schemas.F16Bits(nil, sel)
+	row.TeacherCLSAttn = schemas.F16Bits(nil, clipAttn)
+	row.Masks = maskIdx
 	return row, row.Validate(p)
 }
 
