@@ -18,6 +18,9 @@ var (
 // CheckDataset reports whether a dataset's shapes fit the model.
 func CheckDataset(c Config, p schemas.Provenance) error {
 	m := c.Model
+	if !p.HasTeacher() {
+		return fmt.Errorf("stage1: the dataset holds frames only (layout %s): add the teacher's features with umt prep --phase=teacher --input DATASET --output NEW --teacher T, and train on NEW", p.Layout)
+	}
 	switch {
 	case p.Frames != m.Frames:
 		return fmt.Errorf("stage1: dataset has %d frames per clip, the model %d", p.Frames, m.Frames)

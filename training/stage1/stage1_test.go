@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/umt-dev/umt/kernels/cpu"
 	"github.com/umt-dev/umt/models/vit"
 	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/schemas/schematest"
 	"github.com/umt-dev/umt/training/masks"
 )
 
@@ -116,6 +118,9 @@ func TestVisibleModes(t *testing.T) {
 	c.Masks = MasksSample
 	if err := CheckDataset(c, p); err == nil {
 		t.Fatal("sample mode accepted a visible:M dataset")
+	}
+	if err := CheckDataset(c, schematest.FramesOnly(p)); err == nil || !strings.Contains(err.Error(), "--phase=teacher") {
+		t.Fatalf("a frames-only dataset: CheckDataset = %v, want a pointer to --phase=teacher", err)
 	}
 }
 
