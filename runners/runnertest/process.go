@@ -1,6 +1,7 @@
 package runnertest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -103,6 +105,25 @@ exec {{bin}} --worker=true --id="$id" --control_endpoint="$endpoint" --logging_e
 		tb.Fatal(err)
 	}
 	return string(config)
+}
+
+// Exited reports whether process pid has exited (a zombie counts) within the given time.
+func Exited(pid int, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return true
+		}
+		// The state follows the parenthesised command name: "pid (comm) S ...".
+		if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 0 && f[0] == "Z" {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

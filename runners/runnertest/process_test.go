@@ -47,21 +47,6 @@ func TestProcessWorkerScript(t *testing.T) {
 	}
 }
 
-// gone reports whether pid has exited (or is a zombie) within a few seconds.
-func gone(pid int) bool {
-	for range 50 {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return true
-		}
-		if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 0 && f[0] == "Z" {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
-}
-
 func childPID(t *testing.T, out *bytes.Buffer) int {
 	t.Helper()
 	pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
@@ -86,7 +71,7 @@ func TestCommandDeadlineKillsGroup(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Run returned %v after the deadline", d)
 	}
-	if pid := childPID(t, &out); !gone(pid) {
+	if pid := childPID(t, &out); !Exited(pid, 5*time.Second) {
 		t.Errorf("child %d still runs", pid)
 	}
 }
@@ -106,7 +91,7 @@ func TestRunReturnsWhenChildHoldsPipes(t *testing.T) {
 	if d := time.Since(start); d > WaitDelay+3*time.Second {
 		t.Errorf("Run took %v", d)
 	}
-	if pid := childPID(t, &out); !gone(pid) {
+	if pid := childPID(t, &out); !Exited(pid, 5*time.Second) {
 		t.Errorf("child %d still runs", pid)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -34,9 +33,15 @@ func PrismBinary(tb testing.TB) string {
 	if buildOnce.path != "" {
 		return buildOnce.path
 	}
+	// Hard deadlines: a go command waiting on the network or a lock must not hang the test.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	version := "devel"
-	if out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/apache/beam/sdks/v2").Output(); err == nil {
-		version = string(bytes.TrimSpace(out))
+	list := Command(ctx, "go", "list", "-m", "-f", "{{.Version}}", "github.com/apache/beam/sdks/v2")
+	var listOut bytes.Buffer
+	list.Stdout = &listOut
+	if err := Run(list); err == nil {
+		version = string(bytes.TrimSpace(listOut.Bytes()))
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
@@ -52,10 +57,10 @@ func PrismBinary(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	tmp := fmt.Sprintf("%s.tmp-%d", bin, os.Getpid())
-	cmd := exec.Command("go", "build", "-o", tmp, prismPkg)
+	cmd := Command(ctx, "go", "build", "-o", tmp, prismPkg)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
+	if err := Run(cmd); err != nil {
 		tb.Fatalf("building %s: %v\n%s", prismPkg, err, out.String())
 	}
 	if err := os.Rename(tmp, bin); err != nil {
