@@ -106,16 +106,12 @@ func plainLoop(b *testing.B, cfg Config) int {
 		if len(batch) == 0 {
 			return
 		}
-		frames := make([]byte, 0, len(batch)*cfg.Provenance.FrameBytes())
-		for _, d := range batch {
-			frames = append(frames, d.Frames...)
-		}
-		feats, attn, err := t.Encode(frames, len(batch), cfg.Frames, cfg.Size, cfg.Size)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i, d := range batch {
-			row, err := buildRow(cfg.Provenance, cfg.TeacherLayers, cfg.Seed, d, i, len(batch), feats, attn)
+		for _, d := range batch { // one clip per call, as the pipeline's CPU teacher runs (teacher.go encode)
+			feats, attn, err := t.Encode(d.Frames, 1, cfg.Frames, cfg.Size, cfg.Size)
+			if err != nil {
+				b.Fatal(err)
+			}
+			row, err := buildRow(cfg.Provenance, cfg.TeacherLayers, cfg.Seed, d, 0, 1, feats, attn)
 			if err != nil {
 				b.Fatal(err)
 			}

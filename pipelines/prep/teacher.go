@@ -33,7 +33,7 @@ type teacherFn struct {
 	Cfg Config
 
 	store     storage.Store
-	teacher   *clip.Teacher
+	teacher   *pooledTeacher
 	pending   []Decoded
 	teacherMS beam.Distribution
 	batches   beam.Distribution
@@ -90,23 +90,37 @@ func (f *teacherFn) flush(ctx context.Context, item func(int64, Item)) error {
 		}
 		f.teacher = t
 	}
+	for lo := 0; lo < len(batch); lo += f.teacher.slots {
+		if err := f.encode(ctx, batch[lo:min(lo+f.teacher.slots, len(batch))], item); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encode runs one teacher call over part (at most slots clips) in the fixed shape of slots
+// clips, zero clips filling the free slots. A GEMM's rounding may depend on its row count
+// (OpenBLAS takes its small-matrix kernels below a size, cuBLASLt picks algorithms by shape),
+// so calls of one shape are what make a clip's features independent of which clips the runner
+// happened to bundle with it: a resumed or re-bundled run writes the same bytes.
+func (f *teacherFn) encode(ctx context.Context, part []Decoded, item func(int64, Item)) error {
 	p := f.Cfg.Provenance
-	B, T, S := len(batch), p.Frames, p.Size
-	frames := make([]byte, 0, B*p.FrameBytes())
-	for _, d := range batch {
-		frames = append(frames, d.Frames...)
+	B, T, S := f.teacher.slots, p.Frames, p.Size
+	frames := make([]byte, B*p.FrameBytes())
+	for i, d := range part {
+		copy(frames[i*p.FrameBytes():], d.Frames)
 	}
 	start := time.Now()
-	feats, attn, err := f.teacher.Encode(frames, B, T, S, S)
+	feats, attn, err := f.teacher.t.Encode(frames, B, T, S, S)
 	if err != nil {
-		for _, d := range batch {
+		for _, d := range part {
 			f.fail(ctx, d, ClassTeacher, StageTeacher, err.Error(), item)
 		}
 		return nil
 	}
-	perClip := time.Since(start).Milliseconds() / int64(B)
-	f.batches.Update(ctx, int64(B))
-	for b, d := range batch {
+	perClip := time.Since(start).Milliseconds() / int64(len(part))
+	f.batches.Update(ctx, int64(len(part)))
+	for b, d := range part {
 		f.teacherMS.Update(ctx, perClip)
 		row, err := buildRow(p, f.Cfg.TeacherLayers, f.Cfg.Seed, d, b, B, feats, attn)
 		if err != nil {
@@ -188,11 +202,19 @@ func int32s(v []int) []int32 {
 	return out
 }
 
+// pooledTeacher is a loaded teacher and the clips per call it always runs (see encode): one on
+// the CPU, where a clip of T frames already makes large GEMMs and padding would waste work;
+// BatchClips on a GPU, which needs the larger calls to be busy.
+type pooledTeacher struct {
+	t     *clip.Teacher
+	slots int
+}
+
 // teacherPool keeps loaded teachers for reuse across bundles in this process; a Teacher is
 // not safe for concurrent use, so each bundle borrows its own.
 type teacherPool struct {
 	mu   sync.Mutex
-	free map[string][]*clip.Teacher
+	free map[string][]*pooledTeacher
 }
 
 var teachers teacherPool
@@ -203,11 +225,13 @@ func poolKey(c Config) string {
 		C clip.Config
 		M int
 		T int
-	}{c.TeacherSHA256 + c.Teacher, c.TeacherConfig, c.BatchClips * c.Frames, c.Workers})
+		S int
+		V string
+	}{c.TeacherSHA256 + c.Teacher, c.TeacherConfig, c.BatchClips * c.Frames, c.Workers, teacherSlots, c.Device})
 	return string(b)
 }
 
-func (p *teacherPool) get(ctx context.Context, c Config) (*clip.Teacher, error) {
+func (p *teacherPool) get(ctx context.Context, c Config) (*pooledTeacher, error) {
 	k := poolKey(c)
 	p.mu.Lock()
 	if n := len(p.free[k]); n > 0 {
@@ -221,15 +245,32 @@ func (p *teacherPool) get(ctx context.Context, c Config) (*clip.Teacher, error) 
 	if err != nil {
 		return nil, err
 	}
-	t, _, err := loadTeacher(path, c.TeacherConfigFile, c.TeacherConfig, c.BatchClips*c.Frames, c.Workers, c.Device)
-	return t, err
+	be, err := teacherBackend(c.Device, c.Workers)
+	if err != nil {
+		return nil, err
+	}
+	slots := c.BatchClips
+	if _, onCPU := be.(*cpu.Backend); onCPU {
+		slots = 1
+	}
+	if teacherSlots > 0 {
+		slots = teacherSlots
+	}
+	t, _, err := loadTeacherOn(be, path, c.TeacherConfigFile, c.TeacherConfig, slots*c.Frames)
+	if err != nil {
+		return nil, err
+	}
+	return &pooledTeacher{t: t, slots: slots}, nil
 }
 
-func (p *teacherPool) put(c Config, t *clip.Teacher) {
+// teacherSlots, when positive, overrides the clips per teacher call (tests of the padded path).
+var teacherSlots int
+
+func (p *teacherPool) put(c Config, t *pooledTeacher) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.free == nil {
-		p.free = map[string][]*clip.Teacher{}
+		p.free = map[string][]*pooledTeacher{}
 	}
 	p.free[poolKey(c)] = append(p.free[poolKey(c)], t)
 }
@@ -238,13 +279,18 @@ func (p *teacherPool) put(c Config, t *clip.Teacher) {
 // directory or hf:NAME) on the backend device names (see Config.Device); cfg's zero fields come
 // from the weights.
 func loadTeacher(spec, configFile string, cfg clip.Config, maxFrames, threads int, device string) (*clip.Teacher, clip.Config, error) {
-	w, full, err := clip.Load(context.Background(), spec, clip.LoadOptions{Config: cfg, ConfigFile: configFile})
-	if err != nil {
-		return nil, clip.Config{}, fmt.Errorf("loading the teacher %s: %w", spec, err)
-	}
 	be, err := teacherBackend(device, threads)
 	if err != nil {
 		return nil, clip.Config{}, err
+	}
+	return loadTeacherOn(be, spec, configFile, cfg, maxFrames)
+}
+
+// loadTeacherOn loads a teacher onto the backend be.
+func loadTeacherOn(be kernels.Backend, spec, configFile string, cfg clip.Config, maxFrames int) (*clip.Teacher, clip.Config, error) {
+	w, full, err := clip.Load(context.Background(), spec, clip.LoadOptions{Config: cfg, ConfigFile: configFile})
+	if err != nil {
+		return nil, clip.Config{}, fmt.Errorf("loading the teacher %s: %w", spec, err)
 	}
 	t, err := clip.New(be, full, w, clip.Options{MaxFrames: max(maxFrames, 1)})
 	if err != nil {
