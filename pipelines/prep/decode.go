@@ -78,8 +78,8 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 			ErrorClass: class, Message: msg, Stage: stage, Attempt: w.Attempt,
 		}})
 	}
-	if w.Row.Image {
-		fail("unsupported", StageDecode, "image entries are not decoded by this version: transforms/video accepts videos only (single-image formats are rejected as not_media); convert the image to a 1-frame video or drop the entry")
+	if w.Row.Image && f.Cfg.Frames > 1 && f.Cfg.OnMissing != "pad" {
+		fail(ClassUnsupported, StageDecode, fmt.Sprintf("%s is an image entry, a 1-frame clip, but this dataset stores %d frames per clip; prepare image corpora with --frames 1 (UMT trains image-text data as 1-frame clips) or pass --on_missing=pad to repeat the image", w.Row.URI, f.Cfg.Frames))
 		return nil
 	}
 	start := time.Now()
@@ -88,7 +88,17 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 		fail(video.Class(err), StageDecode, err.Error())
 		return nil
 	}
-	c, err := video.Sample(ctx, src, f.Cfg.SampleConfig(w.ClipID, w.Row.Start, w.Row.End))
+	sample := video.Sample
+	if w.Row.Image {
+		sample = func(ctx context.Context, src video.Source, cfg video.SampleConfig) (*video.Clip, error) {
+			c, err := video.SampleImage(ctx, src, cfg)
+			if err == nil {
+				repeatFrame(c, f.Cfg.Frames)
+			}
+			return c, err
+		}
+	}
+	c, err := sample(ctx, src, f.Cfg.SampleConfig(w.ClipID, w.Row.Start, w.Row.End))
 	release()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -107,6 +117,21 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 	f.bytes.Inc(ctx, int64(len(c.Frames)))
 	emit(Decoded{Work: w, Frames: c.Frames, FramePTS: c.PTS, FrameTimeS: c.TimeS})
 	return nil
+}
+
+// repeatFrame pads an image's single frame to T identical frames (image entries with
+// --on_missing=pad in a T-frame dataset), each at time 0.
+func repeatFrame(c *video.Clip, T int) {
+	if T <= 1 || len(c.PTS) != 1 {
+		return
+	}
+	one := c.Frames
+	c.Frames = make([]byte, 0, T*len(one))
+	for range T {
+		c.Frames = append(c.Frames, one...)
+	}
+	c.PTS = make([]int64, T)
+	c.TimeS = make([]float64, T)
 }
 
 func init() {

@@ -16,10 +16,13 @@ const (
 	ClassDuplicate = "duplicate" // a second manifest row for the same clip (same uri, span and sampler)
 	ClassTeacher   = "teacher"   // the teacher failed on decoded frames
 	ClassWrite     = "write"     // staging the row failed
-	StageManifest  = "read_manifest"
-	StageDecode    = "decode"
-	StageTeacher   = "teacher"
-	StageWrite     = "write"
+	// ClassUnsupported: an entry this dataset cannot hold, e.g. an image (a 1-frame clip) in a
+	// T-frame dataset without --on_missing=pad.
+	ClassUnsupported = "unsupported"
+	StageManifest    = "read_manifest"
+	StageDecode      = "decode"
+	StageTeacher     = "teacher"
+	StageWrite       = "write"
 )
 
 // Identify gives every usable row its clip id and sends each clip id's first row on to be
