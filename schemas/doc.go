@@ -16,7 +16,10 @@
 //
 // Layouts ([Layout]) say which teacher tokens a row stores: "full" keeps all T·HW tokens;
 // "visible:M" keeps the union of the visible tokens of M semantic masks drawn at prep time,
-// and the masks themselves, so the trainer can pick one of them per step.
+// and the masks themselves, so the trainer can pick one of them per step. "frames" keeps no
+// teacher columns at all (umt.schema "frames", the first nine columns): the output of a
+// two-phase prep's first phase, which its second phase turns into a full or visible dataset.
+// [Provenance.HasTeacher] and [Provenance.Kind] tell the two apart.
 //
 // # API
 //

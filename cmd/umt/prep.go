@@ -42,7 +42,8 @@ with its class (empty, not_media, truncated, corrupt, no_video_stream, missing, 
 manifest, duplicate, ...): ok + failed == rows, checked before the index is written. A run
 report (JSON) is written to DATASET/prep-report.json and summarised on stderr.
 
-Manifests: UMT JSON lists ([{"video": path, "caption": text}]), CSV path,label (Kinetics style,
+Manifests: UMT JSON lists ([{"video": path, "caption": text}]; "image" entries are 1-frame
+clips: use --frames 1 for image corpora, or --on_missing=pad to repeat them), CSV path,label (Kinetics style,
 or with a header naming uri,caption,label,start,end), JSONL and Parquet with uri, caption, label,
 start, end. Relative paths are resolved against --root (default: the manifest's directory).
 Sources and outputs: local paths or gs://; manifests also https://.
@@ -104,7 +105,7 @@ Examples:
 			fs.StringVar(&c.ManifestFormat, "format", "", "manifest format json|jsonl|csv|parquet (default: from the file name)")
 			fs.StringVar(&c.Root, "root", "", "prefix for relative video paths (default: the manifest's directory)")
 			fs.StringVar(&c.CSVSep, "csv_sep", "", `CSV separator (default ","; "\t" for .tsv)`)
-			fs.IntVar(&c.BatchClips, "batch_clips", c.BatchClips, "clips per teacher call, batched across a bundle")
+			fs.IntVar(&c.BatchClips, "batch_clips", c.BatchClips, "clips per teacher call on a GPU, batched across a bundle and zero-padded so every call has one shape (the CPU runs one clip per call)")
 			fs.IntVar(&c.GroupClips, "group_clips", c.GroupClips, "manifest rows per shard group (the unit of deterministic writing)")
 			fs.Int64Var(&prepFlags.shardMB, "shard_mb", c.TargetBytes>>20, "roll to a new shard at this size (MiB)")
 			fs.StringVar(&c.Compression, "compression", c.Compression, "shard compression: lz4, zstd or none")

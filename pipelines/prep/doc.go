@@ -3,7 +3,7 @@
 // table with one classified row per input that could not become a clip.
 //
 //	read manifest → identify (clip id, resume) → dedupe by clip id (a shuffle) →
-//	decode + sample (transforms/video) → teacher in batches across a bundle's clips
+//	decode + sample (transforms/video; "image" entries as 1-frame clips) → teacher
 //	(models/clip) → select stored tokens per layout (training/masks) → stage one row per clip →
 //	group rows by manifest position → write shards + failures exactly once (transforms/shard)
 //	→ commit the index once every group is committed, checking ok + failed == manifest rows.
@@ -15,6 +15,18 @@
 // to the group writers, which sort them by manifest position and write deterministic shards.
 // Staged rows also make resume cheap: a rerun reuses every clip that finished, and clips already
 // committed in an earlier index are read back from its shards instead of being recomputed.
+//
+// Phases (Config.Phase): the default runs everything above in one job. PhaseFrames stops after
+// decoding and stages frames-only rows (layout "frames", no teacher columns): the cheap
+// CPU-bound half, for many CPU workers. PhaseTeacher reads such a dataset instead of a
+// manifest — references to its clips go through the shuffle, each worker loads its clips'
+// frames from the shards — runs the teacher and writes the full dataset; the frames phase's
+// failures are carried over. Both halves use the same row builders, so a two-phase dataset holds
+// exactly a one-pass run's rows and failures.
+//
+// The teacher runs in calls of one shape (one clip on the CPU, BatchClips clips zero-padded on a
+// GPU): GEMM rounding can depend on the row count, and a clip's features must not depend on the
+// clips a runner bundled with it.
 //
 // Configuration travels to workers inside the DoFns (exported Config fields, JSON encoded):
 // workers never see the launcher's flags. Runner choice lives in package runners.
