@@ -35,7 +35,7 @@ const workerBinaryEnv = "UMT_WORKER_BINARY"
 // on failure.
 func TestPrepOnOutOfProcessWorkers(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the umt binary and runs prep twice, once on a Prism job server's PROCESS workers (~30-60 s)")
+		t.Skip("builds the umt binary and runs prep twice, once on a Prism job server's PROCESS workers (~10-30 s, most of it go build)")
 	}
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("the PROCESS environment's wrapper is a shell script and there is no sh on PATH")
