@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -242,5 +243,18 @@ func TestGCSOutput(t *testing.T) {
 	mustRun(t, cfg)
 	if got := indexOf(t, cfg.Output); got != want {
 		t.Errorf("GCS dataset differs from the local one:\n%s\nvs\n%s", got, want)
+	}
+
+	// Two phases through the bucket: frames to gs://, the teacher phase reading them from gs://.
+	frames := cfg
+	frames.Phase, frames.Teacher, frames.Output = PhaseFrames, "", "gs://umt/frames"
+	mustRun(t, frames)
+	teach := tinyConfig(t, frames.Output, "", "gs://umt/two")
+	teach.Phase, teach.GroupClips = PhaseTeacher, 2
+	mustRun(t, teach)
+	_, rows1, fails1 := datasetContents(t, local)
+	_, rows2, fails2 := datasetContents(t, teach.Output)
+	if !reflect.DeepEqual(rows1, rows2) || !reflect.DeepEqual(fails1, fails2) {
+		t.Errorf("two phases on GCS: %d rows, %d failures differ from the local one-pass %d rows, %d failures", len(rows2), len(fails2), len(rows1), len(fails1))
 	}
 }
