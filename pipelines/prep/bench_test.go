@@ -18,8 +18,10 @@ import (
 	"github.com/umt-dev/umt/transforms/video"
 )
 
-// benchManifest lists the first n good corpus files under 400 KB.
-func benchManifest(b *testing.B, n int) (string, string) {
+// benchManifest lists the first n good corpus files under 400 KB, each as spans clips: the
+// whole file and spans-1 more starting 0.25 s apart (distinct clips of the same video), so a
+// run is long enough for the per-clip cost, not the job's fixed start-up, to dominate.
+func benchManifest(b *testing.B, n, spans int) (string, string) {
 	root, all := corpus(b)
 	var pick []truth
 	for _, e := range all {
@@ -27,10 +29,12 @@ func benchManifest(b *testing.B, n int) (string, string) {
 			pick = append(pick, e)
 		}
 	}
-	p := filepath.Join(b.TempDir(), "bench.csv")
+	p := filepath.Join(b.TempDir(), "bench.jsonl")
 	f, _ := os.Create(p)
-	for _, e := range pick {
-		fmt.Fprintf(f, "%s,0\n", e.Path)
+	for s := 0; s < spans; s++ {
+		for _, e := range pick {
+			fmt.Fprintf(f, "{\"uri\": %q, \"label\": \"0\", \"start\": %g}\n", e.Path, float64(s)*0.25)
+		}
 	}
 	f.Close()
 	return p, root
@@ -149,23 +153,25 @@ func plainLoop(b *testing.B, cfg Config) int {
 }
 
 // BenchmarkPrep measures clips/s end to end on Prism (in-process) and in a plain Go loop over
-// the same transforms, with the tiny teacher and with ViT-B/16 (random weights).
+// the same transforms, with the tiny teacher and with ViT-B/16 (random weights), and as two jobs
+// (--phase=frames then --phase=teacher, clips/s over both).
 // Overhead ratio = pipeline clips/s ÷ loop clips/s (docs/bench/prep.md).
 func BenchmarkPrep(b *testing.B) {
 	for _, tc := range []struct {
 		name    string
 		clips   int
+		spans   int
 		teacher func(*testing.B) string
 		frames  int
 		size    int
 		res     int
 	}{
-		{"tiny", 12, func(b *testing.B) string {
+		{"tiny", 12, 4, func(b *testing.B) string {
 			return filepath.Join(testenv.RefData(b), "teacher_tiny_openai.safetensors")
 		}, 8, 224, 64},
-		{"b16", 4, writeRandomB16, 8, 224, 224},
+		{"b16", 4, 1, writeRandomB16, 8, 224, 224},
 	} {
-		m, root := benchManifest(b, tc.clips)
+		m, root := benchManifest(b, tc.clips, tc.spans)
 		teacher := tc.teacher(b)
 		mk := func(out string) Config {
 			c := Defaults()
@@ -173,20 +179,34 @@ func BenchmarkPrep(b *testing.B) {
 			c.Frames, c.Size, c.TeacherConfig.Resolution = tc.frames, tc.size, tc.res
 			return c
 		}
-		for _, mode := range []string{"pipeline", "loop"} {
+		for _, mode := range []string{"pipeline", "loop", "twophase"} {
 			b.Run(tc.name+"/"+mode, func(b *testing.B) {
 				var clips int
 				var elapsed time.Duration
 				for i := 0; i < b.N; i++ {
 					out := filepath.Join(b.TempDir(), "ds")
 					start := time.Now()
-					if mode == "pipeline" {
+					switch mode {
+					case "pipeline":
 						rep, err := Run(context.Background(), mk(out))
 						if err != nil {
 							b.Fatal(err)
 						}
 						clips += int(rep.OK)
-					} else {
+					case "twophase": // --phase=frames, then --phase=teacher over its dataset
+						fc := mk(out + "-frames")
+						fc.Phase, fc.Teacher = PhaseFrames, ""
+						if _, err := Run(context.Background(), fc); err != nil {
+							b.Fatal(err)
+						}
+						tc := mk(out)
+						tc.Phase, tc.Manifest = PhaseTeacher, fc.Output
+						rep, err := Run(context.Background(), tc)
+						if err != nil {
+							b.Fatal(err)
+						}
+						clips += int(rep.OK)
+					default:
 						clips += plainLoop(b, mk(out))
 					}
 					elapsed += time.Since(start)
