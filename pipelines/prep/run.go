@@ -284,8 +284,15 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "  computed %d clips, reused %d staged and %d committed\n", r.Computed, r.Restaged, r.Committed)
 	fmt.Fprintf(&b, "  %d shards, %.1f MB in %s\n", r.Shards, float64(r.Bytes)/1e6, r.Dataset)
-	fmt.Fprintf(&b, "  %.1f s wall, %.2f clips/s; decode %.0f ms/clip, teacher %.0f ms/clip (mean)\n",
-		r.WallS, r.ClipsPerS, r.DecodeMSMean, r.TeacherMSMean)
+	fmt.Fprintf(&b, "  %.1f s wall, %.2f clips/s", r.WallS, r.ClipsPerS)
+	switch r.Phase {
+	case PhaseFrames:
+		fmt.Fprintf(&b, "; decode %.0f ms/clip (mean)\n", r.DecodeMSMean)
+	case PhaseTeacher:
+		fmt.Fprintf(&b, "; teacher %.0f ms/clip (mean)\n", r.TeacherMSMean)
+	default:
+		fmt.Fprintf(&b, "; decode %.0f ms/clip, teacher %.0f ms/clip (mean)\n", r.DecodeMSMean, r.TeacherMSMean)
+	}
 	fmt.Fprintf(&b, "  runner %s, report %s\n", r.Runner, storage.Join(r.Dataset, ReportName))
 	return b.String()
 }
