@@ -58,15 +58,8 @@ func (f *decodeFn) Teardown() {
 
 func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded), item func(int64, Item)) error {
 	g := groupOf(w.Row.Index, f.Cfg.GroupClips)
-	ok, err := f.store.Exists(ctx, stagingName(f.Cfg, w.ClipID))
-	if err != nil {
-		return fmt.Errorf("checking staged clip %s: %w", w.ClipID, err) // transient: let the runner retry the bundle
-	}
-	if ok {
-		f.staged.Inc(ctx, 1)
-		progress.done.Add(1)
-		item(g, Item{Index: w.Row.Index, ClipID: w.ClipID, Staged: true})
-		return nil
+	if done, err := alreadyStaged(ctx, f.store, f.Cfg, w, f.staged, item); done || err != nil {
+		return err
 	}
 	fail := func(class, stage, msg string) {
 		f.failed.Inc(ctx, 1)
@@ -117,6 +110,21 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 	f.bytes.Inc(ctx, int64(len(c.Frames)))
 	emit(Decoded{Work: w, Frames: c.Frames, FramePTS: c.PTS, FrameTimeS: c.TimeS})
 	return nil
+}
+
+// alreadyStaged reports whether an interrupted run staged w's finished row; if so it sends the
+// row's item on (counting it in staged), so the clip is neither decoded nor taught again.
+func alreadyStaged(ctx context.Context, st storage.Store, c Config, w Work, staged beam.Counter, item func(int64, Item)) (bool, error) {
+	ok, err := st.Exists(ctx, stagingName(c, w.ClipID))
+	if err != nil {
+		return false, fmt.Errorf("checking staged clip %s: %w", w.ClipID, err) // transient: let the runner retry the bundle
+	}
+	if ok {
+		staged.Inc(ctx, 1)
+		progress.done.Add(1)
+		item(groupOf(w.Row.Index, c.GroupClips), Item{Index: w.Row.Index, ClipID: w.ClipID, Staged: true})
+	}
+	return ok, nil
 }
 
 // repeatFrame pads an image's single frame to T identical frames (image entries with

@@ -222,18 +222,12 @@ func (f *loadFramesFn) Teardown() {
 
 func (f *loadFramesFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded), item func(int64, Item)) error {
 	g := groupOf(w.Row.Index, f.Cfg.GroupClips)
-	ok, err := f.store.Exists(ctx, stagingName(f.Cfg, w.ClipID))
-	if err != nil {
-		return fmt.Errorf("checking staged clip %s: %w", w.ClipID, err)
-	}
-	if ok {
-		f.staged.Inc(ctx, 1)
-		progress.done.Add(1)
-		item(g, Item{Index: w.Row.Index, ClipID: w.ClipID, Staged: true})
-		return nil
+	if done, err := alreadyStaged(ctx, f.store, f.Cfg, w, f.staged, item); done || err != nil {
+		return err
 	}
 	i, found := f.ds.RowOf(w.ClipID)
 	var row schemas.ClipRow
+	var err error
 	if found {
 		row, err = f.ds.Row(ctx, i)
 	}

@@ -172,16 +172,7 @@ func TestTeacherPhaseKillAndResume(t *testing.T) {
 
 	killed := filepath.Join(tmp, "killed")
 	cfg.Output = killed
-	killMidRun(t, cfg, func() int {
-		n := 0
-		filepath.WalkDir(filepath.Join(killed, "_staging"), func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".arrow") {
-				n++
-			}
-			return nil
-		})
-		return n
-	})
+	killMidRun(t, cfg, func() int { return stagedFiles(killed) })
 	rep := mustRun(t, cfg)
 	if got := indexOf(t, killed); got != want {
 		t.Errorf("resumed teacher phase differs from the clean one:\n%s\nvs\n%s", got, want)

@@ -165,6 +165,18 @@ func killMidRun(t *testing.T, cfg Config, staged func() int) {
 	}
 }
 
+// stagedFiles counts the rows staged under a local dataset directory.
+func stagedFiles(dataset string) int {
+	n := 0
+	filepath.WalkDir(filepath.Join(dataset, "_staging"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".arrow") {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
 // TestKillAndResume: SIGKILL mid-run, rerun, and the dataset equals an uninterrupted run's.
 func TestKillAndResume(t *testing.T) {
 	m, root := smallSet(t, 6)
@@ -176,16 +188,7 @@ func TestKillAndResume(t *testing.T) {
 
 	killed := filepath.Join(t.TempDir(), "killed")
 	cfg.Output = killed
-	killMidRun(t, cfg, func() int {
-		n := 0
-		filepath.WalkDir(filepath.Join(killed, "_staging"), func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".arrow") {
-				n++
-			}
-			return nil
-		})
-		return n
-	})
+	killMidRun(t, cfg, func() int { return stagedFiles(killed) })
 	if _, err := os.Stat(filepath.Join(killed, shard.IndexName)); err == nil {
 		t.Log("the killed run had already committed its index")
 	}
