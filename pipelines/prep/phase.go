@@ -156,7 +156,9 @@ func (f *readFramesFn) ProcessElement(ctx context.Context, _ []byte, ref func(Wo
 				item(g, Item{Index: idx, ClipID: id, Committed: true})
 				continue
 			}
-			if old, ok := prev.failures[id]; ok {
+			// Only this phase's own failures count: a failure carried over from the frames
+			// dataset for a clip it now holds was retried there (--phase=frames --retry-failed).
+			if old, ok := prev.failures[id]; ok && (old.Stage == StageTeacher || old.Stage == StageReadFrames) {
 				if !f.Cfg.RetryFailed {
 					item(g, Item{Index: idx, ClipID: id, Failed: true, Failure: old})
 					continue
