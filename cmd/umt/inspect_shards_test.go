@@ -19,6 +19,11 @@ import (
 // makeDataset commits a small dataset of n rows and two failures and returns its directory
 // and rows.
 func makeDataset(t *testing.T, n int) (string, []schemas.ClipRow, schemas.Provenance) {
+	return makeLayoutDataset(t, n, "visible:2")
+}
+
+// makeLayoutDataset is makeDataset in the given layout ("frames" for a frames-only dataset).
+func makeLayoutDataset(t *testing.T, n int, layout string) (string, []schemas.ClipRow, schemas.Provenance) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -26,7 +31,7 @@ func makeDataset(t *testing.T, n int) (string, []schemas.ClipRow, schemas.Proven
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := schematest.Provenance("visible:2", 2, 16, 2, 16, 8)
+	p := schematest.Provenance(layout, 2, 16, 2, 16, 8)
 	w, err := shard.NewWriter(store, p, shard.WriterOptions{Key: "t", BatchRows: 2, TargetBytes: 4_000})
 	if err != nil {
 		t.Fatal(err)
@@ -157,5 +162,32 @@ func TestInspectShardsErrors(t *testing.T) {
 	}
 	if code, _ := capture(t, "inspect", "shards", t.TempDir()); code != 1 {
 		t.Fatalf("uncommitted dataset: exit %d, want 1", code)
+	}
+}
+
+// A frames-only dataset (prep --phase=frames) is described without teacher fields, says how to
+// add the teacher, and its rows show frames and no teacher tensors.
+func TestInspectShardsFramesDataset(t *testing.T) {
+	dir, rows, _ := makeLayoutDataset(t, 3, schemas.LayoutFrames)
+	code, text := capture(t, "inspect", "shards", "--rows", "1", "--verify", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, text)
+	}
+	for _, want := range []string{"layout         frames", "umt prep --phase=teacher --input " + dir, "shapes         T=2 S=16\n", "verify: every shard"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m["teacher_features"]; ok || m["frames"] == nil || m["clip_id"] != rows[0].ClipID && m["clip_id"] != rows[1].ClipID && m["clip_id"] != rows[2].ClipID {
+			t.Errorf("frames-only row: %v", m)
+		}
 	}
 }
