@@ -180,7 +180,9 @@ func (f *readFramesFn) ProcessElement(ctx context.Context, _ []byte, ref func(Wo
 }
 
 // LoadFrames reads each referenced clip's frames from the frames dataset. Clips an interrupted
-// run already staged come out as items; an unreadable row is a failure of class corrupt.
+// run already staged come out as items; a row the dataset cannot give (a damaged shard) is a
+// failure of class corrupt at stage read_frames, so one bad shard does not stop the job. Other
+// read errors (storage) fail the bundle, which the runner retries.
 func LoadFrames(s beam.Scope, cfg Config, refs beam.PCollection) (decoded, items beam.PCollection) {
 	s = s.Scope("LoadFrames")
 	return beam.ParDo2(s, &loadFramesFn{Cfg: cfg}, refs)
@@ -234,7 +236,7 @@ func (f *loadFramesFn) ProcessElement(ctx context.Context, w Work, emit func(Dec
 		row, err = f.ds.Row(ctx, i)
 	}
 	switch {
-	case !found || errors.Is(err, schemas.ErrRow) || errors.Is(err, schemas.ErrSchema):
+	case !found || errors.Is(err, schemas.ErrRow) || errors.Is(err, schemas.ErrSchema) || errors.Is(err, shard.ErrCorrupt):
 		msg := "the frames dataset lists the clip but has no row for it"
 		if err != nil {
 			msg = fmt.Sprintf("the frames dataset's row is unreadable: %v; rerun --phase=frames into a new dataset", err)

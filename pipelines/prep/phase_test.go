@@ -179,3 +179,51 @@ func TestTeacherPhaseKillAndResume(t *testing.T) {
 	}
 	t.Logf("resume: computed %d, reused %d staged, %d committed", rep.Computed, rep.Restaged, rep.Committed)
 }
+
+// TestTeacherPhaseDamagedFrames: a damaged shard of the frames dataset costs only its clips.
+// They become failures of class corrupt at stage read_frames, the other clips are kept, and
+// ok + failed still equals the manifest's rows.
+func TestTeacherPhaseDamagedFrames(t *testing.T) {
+	m, root := smallSet(t, 4)
+	tmp := t.TempDir()
+	frames := tinyConfig(t, m, root, filepath.Join(tmp, "frames"))
+	frames.Phase, frames.Teacher, frames.GroupClips = PhaseFrames, "", 2
+	fr := mustRun(t, frames)
+	shards, _ := filepath.Glob(filepath.Join(frames.Output, "shard-*.arrow"))
+	if len(shards) < 2 {
+		t.Fatalf("%d frames shards, want several", len(shards))
+	}
+	ds, err := shard.Open(context.Background(), frames.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inDamaged int64
+	for _, e := range ds.Index().Shards {
+		if filepath.Join(frames.Output, e.Name) == shards[0] {
+			inDamaged = int64(e.Rows)
+		}
+	}
+	ds.Close()
+	b, err := os.ReadFile(shards[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(b) / 2; i < len(b)/2+2000 && i < len(b); i++ {
+		b[i] ^= 0x5a
+	}
+	if err := os.WriteFile(shards[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	teach := tinyConfig(t, frames.Output, "", filepath.Join(tmp, "teacher"))
+	teach.Phase = PhaseTeacher
+	rep := mustRun(t, teach)
+	if inDamaged == 0 || rep.FailedByClass["corrupt"] != inDamaged || rep.OK != fr.OK-inDamaged || rep.Failed != fr.Failed+inDamaged || !rep.Accounted {
+		t.Fatalf("damaged shard of %d clips: ok %d failed %v (frames phase ok %d failed %d)", inDamaged, rep.OK, rep.FailedByClass, fr.OK, fr.Failed)
+	}
+	_, _, fails := datasetContents(t, teach.Output)
+	for _, f := range fails {
+		if f.ErrorClass == "corrupt" && (f.Stage != StageReadFrames || !strings.Contains(f.Message, "--phase=frames")) {
+			t.Errorf("corrupt frames failure %+v: want stage %s and a message saying to rerun the frames phase", f, StageReadFrames)
+		}
+	}
+}
