@@ -63,12 +63,7 @@ func (s *gcsStore) object(name string) (*gcs.ObjectHandle, error) {
 	return s.bucket.Object(s.prefix + name), nil
 }
 
-func gcsErr(err error, what string) error {
-	if errors.Is(err, gcs.ErrObjectNotExist) {
-		return fmt.Errorf("%s: %w", what, ErrNotExist)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
+func gcsErr(err error, what string) error { return classify(err, what) }
 
 func (s *gcsStore) info(a *gcs.ObjectAttrs) ObjectInfo {
 	return ObjectInfo{Name: strings.TrimPrefix(a.Name, s.prefix), Size: a.Size, ModTime: a.Updated, CRC32C: a.CRC32C, Metadata: a.Metadata, generation: a.Generation}
@@ -251,19 +246,4 @@ func (w *gcsWriter) uploadOnce(ctx context.Context, obj *gcs.ObjectHandle, size 
 func isPrecondition(err error) bool {
 	var ge *googleapi.Error
 	return errors.As(err, &ge) && ge.Code == http.StatusPreconditionFailed
-}
-
-// retryable reports transient failures worth another attempt.
-func retryable(err error) bool {
-	if errors.Is(err, context.Canceled) {
-		return false
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
-	var ge *googleapi.Error
-	if errors.As(err, &ge) {
-		return ge.Code == 408 || ge.Code == 429 || ge.Code >= 500
-	}
-	return gcs.ShouldRetry(err)
 }

@@ -10,9 +10,18 @@ import (
 	"time"
 )
 
-// Error classes. Errors returned by a Store wrap one of these where they apply.
+// Error classes. Errors returned by a Store, OpenFile and Write wrap one of these where they
+// apply, so callers decide with errors.Is whose fault a failure is.
 var (
-	ErrNotExist   = errors.New("object does not exist")
+	// ErrNotExist: a definite absence (no such file or object, HTTP 404 or 410).
+	ErrNotExist = errors.New("object does not exist")
+	// ErrUnavailable: a failure that may pass (a refused, cut or timed-out connection, HTTP
+	// 408, 429 or 5xx) and that persisted through every retry; trying again later may succeed.
+	ErrUnavailable = errors.New("storage unavailable")
+	// ErrDenied: the server refused the request for good (HTTP 401, 403 or another 4xx).
+	ErrDenied = errors.New("access denied")
+	// ErrTooLarge: a download that would pass Options.MaxDownload.
+	ErrTooLarge   = errors.New("object too large")
 	ErrExists     = errors.New("object already exists")
 	ErrInvalidURI = errors.New("invalid storage URI")
 	ErrName       = errors.New("invalid object name")
@@ -93,7 +102,12 @@ type Options struct {
 	BackoffMax    time.Duration // cap of the retry delay (default 5s)
 	ChunkSize     int           // GCS resumable chunk size (default 8 MiB); 0 < size < 256 KiB means one request
 	TempDir       string        // where gs:// writers stage their bytes (default os.TempDir())
-	ReadCacheSize int64         // bytes of small-read cache per GCS reader (default 8 MiB)
+	ReadCacheSize int64         // bytes of small-read cache per remote reader (default 8 MiB)
+	// MaxDownload caps the temporary copy OpenFile makes of an http(s) resource whose server
+	// ignores Range requests (default 2 GiB); a larger body fails with ErrTooLarge.
+	MaxDownload int64
+	// DownloadTimeout is the deadline of one attempt at such a whole-body download (default 15m).
+	DownloadTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -118,6 +132,12 @@ func (o Options) withDefaults() Options {
 	if o.ReadCacheSize <= 0 {
 		o.ReadCacheSize = 8 << 20
 	}
+	if o.MaxDownload <= 0 {
+		o.MaxDownload = 2 << 30
+	}
+	if o.DownloadTimeout <= 0 {
+		o.DownloadTimeout = 15 * time.Minute
+	}
 	return o
 }
 
@@ -133,7 +153,11 @@ func Open(ctx context.Context, uri string, opts ...Options) (Store, error) {
 	case strings.HasPrefix(uri, "gs://"):
 		return openGCS(ctx, uri, o)
 	case strings.HasPrefix(uri, "file://"):
-		return openLocal(strings.TrimPrefix(uri, "file://"))
+		p, err := fileURIPath(uri)
+		if err != nil {
+			return nil, err
+		}
+		return openLocal(p)
 	case strings.Contains(uri, "://"):
 		return nil, fmt.Errorf("%w: %q: use a local path, file:// or gs://bucket/prefix", ErrInvalidURI, uri)
 	case uri == "":

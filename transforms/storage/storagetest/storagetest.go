@@ -1,6 +1,7 @@
 // Package storagetest runs fake-gcs-server in-process behind a real HTTP handler that can
 // inject faults (503 answers, connections cut mid-body, hangs), and points the GCS client at
-// it through STORAGE_EMULATOR_HOST, so code under test uses the production client path.
+// it through STORAGE_EMULATOR_HOST, so code under test uses the production client path. Its
+// HTTPServer is a plain web server with the same faults, with or without Range support.
 package storagetest
 
 import (
@@ -38,6 +39,7 @@ type Fault struct {
 	Hang   chan struct{} // block until closed (deadline tests)
 	Sticky bool          // stays armed for every later request until cleared
 	Chunk  bool          // only a resumable upload's data request (upload_id set), not its start
+	Status int           // the HTTP status to answer instead of 503 (HTTPServer only)
 }
 
 // NewEmulator starts the emulator with one bucket and sets STORAGE_EMULATOR_HOST for the test.
@@ -105,19 +107,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 	case "read":
 		e.Reads.Add(1)
 	}
-	e.mu.Lock()
-	var f *Fault
-	for i := range e.faults {
-		if e.faults[i].Kind == kind && (!e.faults[i].Chunk || r.URL.Query().Get("upload_id") != "") {
-			ff := e.faults[i]
-			f = &ff
-			if !ff.Sticky {
-				e.faults = append(e.faults[:i], e.faults[i+1:]...)
-			}
-			break
-		}
-	}
-	e.mu.Unlock()
+	f := takeFault(&e.mu, &e.faults, kind, r.URL.Query().Get("upload_id") != "")
 	switch {
 	case f == nil:
 	case f.Hang != nil:
@@ -151,6 +141,21 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.Srv.HTTPHandler().ServeHTTP(w, r)
+}
+
+// takeFault returns the first armed fault of kind (disarming it unless Sticky), or nil.
+func takeFault(mu *sync.Mutex, faults *[]Fault, kind string, chunk bool) *Fault {
+	mu.Lock()
+	defer mu.Unlock()
+	for i, f := range *faults {
+		if f.Kind == kind && (!f.Chunk || chunk) {
+			if !f.Sticky {
+				*faults = append((*faults)[:i], (*faults)[i+1:]...)
+			}
+			return &f
+		}
+	}
+	return nil
 }
 
 func cut(w http.ResponseWriter) {
