@@ -16,8 +16,8 @@ bin/umt prep \
   --input testdata/sample/manifest.jsonl \
   --output "$out" \
   --teacher testdata/refdata/umt/teacher_tiny_openai.safetensors \
-  --teacher_name "tiny random CLIP (demo only)" \
-  --teacher_resolution 64 --size 64 --frames 4 --layout visible:2
+  --teacher-name "tiny random CLIP (demo only)" \
+  --teacher-resolution 64 --size 64 --frames 4 --layout visible:2
 echo
 echo "demo: run report ($out/prep-report.json):"
 cat "$out/prep-report.json"

@@ -45,9 +45,10 @@ func init() {
 	var seed uint64
 	var noCrop bool
 	register(&Command{
-		Path:  "inspect frames",
-		Short: "sample frames from a video and write them as PNG plus JSON",
-		Long: `Samples frames from one video exactly as prep does and writes them to --out as
+		Path:    "inspect frames",
+		Short:   "sample frames from a video and write them as PNG plus JSON",
+		Aliases: map[string]string{"out": "output"},
+		Long: `Samples frames from one video exactly as prep does and writes them to --output as
 frame_000.png, frame_001.png, ... plus frames.json with each frame's index, pts (stream time
 base), time in seconds from the start, the time the sampler asked for, and the probe info.
 
@@ -55,9 +56,9 @@ Samplers: rand, middle, segment (UMT stage 1), fps<N> (e.g. fps1), at:t1,t2,... 
 rand and segment are seeded by --seed, else by --clip-id, else by the file path.
 
 Examples:
-  umt inspect frames --sampler middle --frames 8 --out /tmp/frames VIDEO
-  umt inspect frames --sampler at:0.4,2.0 --size 224 --out /tmp/f testdata/videos/real/mdn_flower.mp4
-  umt inspect frames --sampler rand --clip-id vid123 --no-crop --size 320 --out /tmp/f clip.webm`,
+  umt inspect frames --sampler middle --frames 8 --output /tmp/frames VIDEO
+  umt inspect frames --sampler at:0.4,2.0 --size 224 --output /tmp/f testdata/videos/real/mdn_flower.mp4
+  umt inspect frames --sampler rand --clip-id vid123 --no-crop --size 320 --output /tmp/f clip.webm`,
 		Flags: func(fs *flag.FlagSet) {
 			d := video.DefaultSampleConfig()
 			fs.StringVar(&cfg.Sampler, "sampler", d.Sampler, "rand | middle | segment | fps<N> | at:t1,t2,...")
@@ -74,14 +75,14 @@ Examples:
 			fs.BoolVar(&cfg.FixSAR, "fix-sar", false, "scale to square pixels using the sample aspect ratio")
 			fs.StringVar(&cfg.Seek, "seek", d.Seek, "auto | never | always")
 			fs.DurationVar(&cfg.Deadline, "deadline", time.Minute, "give up after this long")
-			fs.StringVar(&out, "out", "", "output directory (created if needed)")
+			fs.StringVar(&out, "output", "", "output directory (created if needed)")
 		},
 		Exec: func(args []string) error {
 			if len(args) != 1 {
 				return usagef("give exactly one video file, got %d arguments", len(args))
 			}
 			if out == "" {
-				return usagef("--out DIR is required")
+				return usagef("--output DIR is required")
 			}
 			c := cfg
 			c.Crop = !noCrop
@@ -109,7 +110,7 @@ Examples:
 // a failure leaves no half-written file.
 func writeFrames(dir, path string, cfg video.SampleConfig, clip *video.Clip) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create --out directory: %w", err)
+		return fmt.Errorf("create --output directory: %w", err)
 	}
 	rep := framesReport{
 		Path: path, Sampler: cfg.Sampler, Seed: cfg.Seed, Width: clip.Width, Height: clip.Height,

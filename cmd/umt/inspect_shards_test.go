@@ -66,6 +66,10 @@ func TestInspectShardsJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, out)
 	}
+	// Flags may follow the positional argument: the same command, the same JSON.
+	if code, after := capture(t, "inspect", "shards", dir, "--json"); code != 0 || after != out {
+		t.Fatalf("inspect shards DIR --json: exit %d, output %q; want what --json DIR printed", code, after)
+	}
 	var s struct {
 		Rows, Failures, Shards, Bytes int64
 		BytesPerClip                  float64        `json:"bytes_per_clip"`

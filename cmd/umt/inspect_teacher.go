@@ -25,35 +25,40 @@ func init() {
 	register(&Command{
 		Path:  "inspect teacher",
 		Short: "run the CLIP teacher on frames from a safetensors file",
+		// The spellings before prep's words were used here too; they still parse.
+		Aliases: map[string]string{"weights": "teacher", "config": "teacher-config", "out": "output",
+			"resolution": "teacher-resolution", "return-layers": "teacher-layers"},
 		Long: `Runs the CLIP teacher (as UMT uses it) on uint8 RGB frames [B,T,H,W,3] read from a
 safetensors file and writes the features [K,B,T*HW,O] ("features"), the last block's CLS->patch
 attention averaged over heads [B*T,HW] ("attn_cls") and the returned block indices
-("return_layer_indices") to --out, with the complete teacher config in the file's metadata.
+("return_layer_indices") to --output, with the complete teacher config in the file's metadata.
 
---weights takes the --teacher forms: hf:owner/name (fetched into the cache, checksum-verified),
-a Hugging Face model directory (config.json + model.safetensors), or a safetensors file in OpenAI
-(visual.* or stripped) or HF naming; shape flags default to the weights' shapes, heads to
-width/64, resolution to 14*patch (UMT: 224 for B/16, 196 for L/14).
+--teacher takes the forms prep's --teacher does: hf:owner/name (fetched into the cache,
+checksum-verified), a Hugging Face model directory (config.json + model.safetensors), or a
+safetensors file in OpenAI (visual.* or stripped) or HF naming; shape flags default to the
+weights' shapes, heads to width/64, --teacher-resolution to 14*patch (UMT: 224 for B/16, 196
+for L/14).
 
 Examples:
-  umt inspect teacher --weights hf:openai/clip-vit-base-patch16 --frames clip.safetensors --out feats.safetensors
-  umt inspect teacher --weights testdata/refdata/umt/teacher_tiny_openai.safetensors \
-      --heads 4 --resolution 64 --return-layers 2 \
-      --frames testdata/refdata/umt/teacher_tiny_io.safetensors --out /tmp/teacher.safetensors
-  umt inspect teacher --weights vit_l14.safetensors --config teacher.json --norm none --frames f.safetensors --out o.safetensors`,
+  umt inspect teacher --teacher hf:openai/clip-vit-base-patch16 --frames clip.safetensors --output feats.safetensors
+  umt inspect teacher --teacher testdata/refdata/umt/teacher_tiny_openai.safetensors \
+      --heads 4 --teacher-resolution 64 --teacher-layers 2 \
+      --frames testdata/refdata/umt/teacher_tiny_io.safetensors --output /tmp/teacher.safetensors
+  umt inspect teacher --teacher vit_l14.safetensors --teacher-config teacher.json --norm none \
+      --frames f.safetensors --output o.safetensors`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&weightsSpec, "weights", "", "teacher weights: hf:NAME, a Hugging Face model directory or a safetensors file (required)")
-			fs.StringVar(&configFile, "config", "", "teacher config: Hugging Face config.json or a JSON of width, layers, heads, patch, output_dim, resolution, return_layers, ...")
+			fs.StringVar(&weightsSpec, "teacher", "", "teacher weights: hf:NAME, a Hugging Face model directory or a safetensors file (required)")
+			fs.StringVar(&configFile, "teacher-config", "", "teacher config: Hugging Face config.json or a JSON of width, layers, heads, patch, output_dim, resolution, return_layers, ...")
 			fs.StringVar(&framesPath, "frames", "", "safetensors file holding uint8 frames [B,T,H,W,3] (required)")
 			fs.StringVar(&framesTensor, "frames-tensor", "", "name of the frames tensor (default: the only 5-D U8 tensor)")
-			fs.StringVar(&outPath, "out", "", "output safetensors file (required)")
+			fs.StringVar(&outPath, "output", "", "output safetensors file (required)")
 			fs.IntVar(&cfg.Width, "width", 0, "transformer width (default: from the weights)")
 			fs.IntVar(&cfg.Layers, "layers", 0, "residual blocks (default: from the weights)")
 			fs.IntVar(&cfg.Heads, "heads", 0, "attention heads (default: config, else width/64)")
 			fs.IntVar(&cfg.Patch, "patch", 0, "patch size (default: from the weights)")
 			fs.IntVar(&cfg.OutputDim, "output-dim", 0, "projection output dim (default: from the weights)")
-			fs.IntVar(&cfg.Resolution, "resolution", 0, "input resolution the teacher runs at (default 14*patch)")
-			fs.IntVar(&cfg.ReturnLayers, "return-layers", 0, "K, number of returned blocks (default 6)")
+			fs.IntVar(&cfg.Resolution, "teacher-resolution", 0, "input resolution the teacher runs at (default 14*patch)")
+			fs.IntVar(&cfg.ReturnLayers, "teacher-layers", 0, "K, number of returned blocks (default 6)")
 			fs.IntVar(&cfg.ReturnInterval, "return-interval", 0, "spacing of returned blocks counted from the last (default 1)")
 			fs.StringVar(&cfg.Norm, "norm", "", `"l2" (stage-1 teacher, default) or "none" (stage-2 teacher)`)
 			fs.StringVar(&mean, "mean", "", "per-channel mean r,g,b of [0,1] pixels (default ImageNet)")
@@ -67,7 +72,7 @@ Examples:
 				return usagef("inspect teacher takes no positional arguments (got %q)", args)
 			}
 			if weightsSpec == "" || framesPath == "" || outPath == "" {
-				return usagef("--weights, --frames and --out are required")
+				return usagef("--teacher, --frames and --output are required")
 			}
 			var err error
 			if cfg.Mean, err = parseTriple("mean", mean); err != nil {

@@ -1,5 +1,5 @@
-// Command umt is the one CLI of the project: prep (videos → shards), train (stage 1 and 2),
-// export (embeddings), inspect (videos, frames, shards, teacher) and bench.
+// Command umt is the one CLI of the project: prep (videos → shards), train (stage 1),
+// inspect (videos, frames, shards, teacher), bench (this machine's throughput) and version.
 //
 // Subcommands register themselves in init functions (see registry.go), so each job's flags and
 // help live next to the code that runs it. Beam reads pipeline options from the global flag set,
@@ -30,8 +30,7 @@ func run(args []string) int {
 	}
 	cmd, rest := lookup(args)
 	if cmd == nil {
-		fmt.Fprintf(os.Stderr, "umt: unknown command %q\n\n", args[0])
-		printUsage(os.Stderr)
+		fmt.Fprintf(os.Stderr, "umt: unknown command %q; the commands are: %s\nRun 'umt --help' for usage.\n", args[0], commandNames(""))
 		return 2
 	}
 	if err := cmd.Run(rest); err != nil {

@@ -34,6 +34,20 @@ func init() {
 		Path:   "prep",
 		Short:  "manifest of videos → committed Arrow shards with teacher features (Beam)",
 		Global: true,
+		// The spellings before the CLI went kebab-case; they still parse.
+		Aliases: map[string]string{
+			"teacher_config":     "teacher-config",
+			"teacher_resolution": "teacher-resolution",
+			"teacher_layers":     "teacher-layers",
+			"teacher_name":       "teacher-name",
+			"on_missing":         "on-missing",
+			"keep_damaged":       "keep-damaged",
+			"mask_ratio":         "mask-ratio",
+			"csv_sep":            "csv-sep",
+			"batch_clips":        "batch-clips",
+			"group_clips":        "group-clips",
+			"shard_mb":           "shard-mb",
+		},
 		Long: `Reads a manifest of videos, samples T frames per clip (FFmpeg), runs the CLIP teacher once
 per frame, keeps the teacher tokens the layout stores (visible tokens of M semantic masks drawn
 with UMT's sampler, seeded by clip id, or all tokens), and commits Arrow shards plus a failures
@@ -43,7 +57,7 @@ manifest, duplicate, ...): ok + failed == rows, checked before the index is writ
 report (JSON) is written to DATASET/prep-report.json and summarised on stderr.
 
 Manifests: UMT JSON lists ([{"video": path, "caption": text}]; "image" entries are 1-frame
-clips: use --frames 1 for image corpora, or --on_missing=pad to repeat them), CSV path,label (Kinetics style,
+clips: use --frames 1 for image corpora, or --on-missing=pad to repeat them), CSV path,label (Kinetics style,
 or with a header naming uri,caption,label,start,end), JSONL and Parquet with uri, caption, label,
 start, end. Relative paths are resolved against --root (default: the manifest's directory).
 Sources and outputs: local paths or gs://; manifests also https://.
@@ -66,7 +80,7 @@ workers need the cgo worker binary from 'make worker'.
 
 Examples:
   umt prep --input testdata/sample/manifest.jsonl --output /tmp/ds \
-      --teacher testdata/refdata/umt/teacher_tiny_openai.safetensors --teacher_resolution 64 \
+      --teacher testdata/refdata/umt/teacher_tiny_openai.safetensors --teacher-resolution 64 \
       --size 64 --frames 4
   umt prep --input k400/train.csv --root /data/k400 --output /data/k400-umt \
       --teacher hf:openai/clip-vit-base-patch16 --layout visible:2
@@ -89,25 +103,25 @@ Examples:
 			fs.StringVar(&c.Manifest, "input", "", "manifest: .json (UMT list), .jsonl, .csv or .parquet; local, gs:// or https:// (required); with --phase=teacher, the frames dataset")
 			fs.StringVar(&c.Output, "output", "", "dataset root: a local directory or gs://bucket/prefix (required)")
 			fs.StringVar(&c.Teacher, "teacher", "", "teacher weights: a safetensors file (local or gs://), a Hugging Face model directory, or hf:NAME (required)")
-			fs.StringVar(&c.TeacherConfigFile, "teacher_config", "", "config for a teacher weights file: HF config.json or clip.Config JSON")
-			fs.IntVar(&c.TeacherConfig.Resolution, "teacher_resolution", 0, "input size the teacher runs at (default 14*patch as UMT: 224 for /16, 196 for /14; 64 for the tiny demo teacher)")
-			fs.IntVar(&c.TeacherConfig.ReturnLayers, "teacher_layers", 0, "K: teacher blocks whose outputs are stored, the last K (default min(6, layers))")
-			fs.StringVar(&c.TeacherName, "teacher_name", "", "teacher name recorded in the provenance (default: the file name)")
+			fs.StringVar(&c.TeacherConfigFile, "teacher-config", "", "config for a teacher weights file: HF config.json or clip.Config JSON")
+			fs.IntVar(&c.TeacherConfig.Resolution, "teacher-resolution", 0, "input size the teacher runs at (default 14*patch as UMT: 224 for /16, 196 for /14; 64 for the tiny demo teacher)")
+			fs.IntVar(&c.TeacherConfig.ReturnLayers, "teacher-layers", 0, "K: teacher blocks whose outputs are stored, the last K (default min(6, layers))")
+			fs.StringVar(&c.TeacherName, "teacher-name", "", "teacher name recorded in the provenance (default: the file name)")
 			fs.IntVar(&c.Frames, "frames", c.Frames, "frames per clip (T)")
 			fs.IntVar(&c.Size, "size", c.Size, "frame size S: short side scaled to S, centre crop S×S")
 			fs.StringVar(&c.Sampler, "sampler", c.Sampler, "frame sampler: middle, rand, segment, fpsN or at:t1,t2,... (UMT.md §3.2)")
 			fs.StringVar(&c.Interp, "interp", c.Interp, "resize interpolation (bicubic, bilinear, area, ...)")
 			fs.Int64Var(&c.Seed, "seed", c.Seed, "seed of the sampler and of the semantic mask draws (combined with each clip id)")
-			fs.StringVar(&c.OnMissing, "on_missing", c.OnMissing, `frames a damaged file cannot give: "fail" the clip or "pad" with the nearest frame`)
-			fs.BoolVar(&c.KeepDamaged, "keep_damaged", false, "keep clips whose decoding skipped damaged packets (default: fail them as corrupt)")
+			fs.StringVar(&c.OnMissing, "on-missing", c.OnMissing, `frames a damaged file cannot give: "fail" the clip or "pad" with the nearest frame`)
+			fs.BoolVar(&c.KeepDamaged, "keep-damaged", false, "keep clips whose decoding skipped damaged packets (default: fail them as corrupt)")
 			fs.StringVar(&c.Layout, "layout", c.Layout, "stored teacher tokens: visible:M (union of M semantic masks) or full")
-			fs.Float64Var(&c.MaskRatio, "mask_ratio", c.MaskRatio, "UMT's mask ratio; visible tokens per frame = HW - int(HW*ratio)")
+			fs.Float64Var(&c.MaskRatio, "mask-ratio", c.MaskRatio, "UMT's mask ratio; visible tokens per frame = HW - int(HW*ratio)")
 			fs.StringVar(&c.ManifestFormat, "format", "", "manifest format json|jsonl|csv|parquet (default: from the file name)")
 			fs.StringVar(&c.Root, "root", "", "prefix for relative video paths (default: the manifest's directory)")
-			fs.StringVar(&c.CSVSep, "csv_sep", "", `CSV separator (default ","; "\t" for .tsv)`)
-			fs.IntVar(&c.BatchClips, "batch_clips", c.BatchClips, "clips per teacher call on a GPU, batched across a bundle and zero-padded so every call has one shape (the CPU runs one clip per call)")
-			fs.IntVar(&c.GroupClips, "group_clips", c.GroupClips, "manifest rows per shard group (the unit of deterministic writing)")
-			fs.Int64Var(&prepFlags.shardMB, "shard_mb", c.TargetBytes>>20, "roll to a new shard at this size (MiB)")
+			fs.StringVar(&c.CSVSep, "csv-sep", "", `CSV separator (default ","; "\t" for .tsv)`)
+			fs.IntVar(&c.BatchClips, "batch-clips", c.BatchClips, "clips per teacher call on a GPU, batched across a bundle and zero-padded so every call has one shape (the CPU runs one clip per call)")
+			fs.IntVar(&c.GroupClips, "group-clips", c.GroupClips, "manifest rows per shard group (the unit of deterministic writing)")
+			fs.Int64Var(&prepFlags.shardMB, "shard-mb", c.TargetBytes>>20, "roll to a new shard at this size (MiB)")
 			fs.StringVar(&c.Compression, "compression", c.Compression, "shard compression: lz4, zstd or none")
 			fs.DurationVar(&c.Deadline, "deadline", c.Deadline, "per-video decode deadline")
 			fs.BoolVar(&c.RetryFailed, "retry-failed", false, "on a rerun, redo rows the committed failures table lists")
@@ -158,13 +172,13 @@ func runPrep(args []string) error {
 // dataset other than the one the command line describes.
 func phaseFlags(phase string, visitSet func(func(*flag.Flag))) error {
 	ignored := map[string][]string{
-		prep.PhaseTeacher: {"frames", "size", "sampler", "interp", "seed", "on_missing", "keep_damaged", "format", "root", "csv_sep", "deadline"},
-		prep.PhaseFrames:  {"teacher", "teacher_config", "teacher_resolution", "teacher_layers", "teacher_name", "layout", "mask_ratio", "batch_clips", "threads", "device"},
+		prep.PhaseTeacher: {"frames", "size", "sampler", "interp", "seed", "on-missing", "keep-damaged", "format", "root", "csv-sep", "deadline"},
+		prep.PhaseFrames:  {"teacher", "teacher-config", "teacher-resolution", "teacher-layers", "teacher-name", "layout", "mask-ratio", "batch-clips", "threads", "device"},
 	}[phase]
 	var set []string
 	visitSet(func(f *flag.Flag) {
-		if slices.Contains(ignored, f.Name) {
-			set = append(set, "--"+f.Name)
+		if name := commands["prep"].canonicalFlag(f.Name); slices.Contains(ignored, name) {
+			set = append(set, "--"+name)
 		}
 	})
 	if len(set) == 0 {

@@ -20,18 +20,20 @@ type Command struct {
 	// theirs on flag.CommandLine (Beam reads options from the global set) and set Global.
 	Flags  func(fs *flag.FlagSet)
 	Global bool
-	// placeholder marks a command that only says it is not built yet.
-	placeholder bool
+	// Aliases maps an old flag spelling to the flag that replaced it (e.g. "on_missing" →
+	// "on-missing"): it still parses, and --help lists only the current name.
+	Aliases map[string]string
+	// group marks a command that only lists its subcommands.
+	group bool
 	// Exec runs the command with the positional arguments left after flag parsing.
 	Exec func(args []string) error
 }
 
 var commands = map[string]*Command{}
 
-// register adds c; it is called from init functions. A later registration of the same path
-// replaces an earlier one, so a placeholder can be overridden by the real command.
+// register adds c; it is called from init functions.
 func register(c *Command) {
-	if old, ok := commands[c.Path]; ok && !old.placeholder {
+	if _, ok := commands[c.Path]; ok {
 		panic("umt: two commands registered for " + c.Path)
 	}
 	commands[c.Path] = c
@@ -70,9 +72,13 @@ func (c *Command) Run(args []string) error {
 	if c.Flags != nil {
 		c.Flags(fs)
 	}
+	if err := c.declareAliases(fs); err != nil {
+		return err
+	}
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			c.printHelp(stdout, fs)
 			return errHelpShown
@@ -83,7 +89,52 @@ func (c *Command) Run(args []string) error {
 		c.printHelp(stdout, fs)
 		return errHelpShown
 	}
-	return c.Exec(fs.Args())
+	return c.Exec(pos)
+}
+
+// aliasUsage prefixes the usage of a hidden alias flag; printHelp leaves such flags out.
+const aliasUsage = "\x00alias of --"
+
+// declareAliases binds each old spelling to the Value of the flag that replaced it.
+func (c *Command) declareAliases(fs *flag.FlagSet) error {
+	for old, name := range c.Aliases {
+		f := fs.Lookup(name)
+		if f == nil {
+			return fmt.Errorf("umt %s: alias --%s names no flag --%s", c.Path, old, name)
+		}
+		if fs.Lookup(old) == nil { // the global set keeps aliases declared by an earlier Run
+			fs.Var(f.Value, old, aliasUsage+name)
+		}
+	}
+	return nil
+}
+
+// canonicalFlag maps a flag name as the user spelled it to its current name.
+func (c *Command) canonicalFlag(name string) string {
+	if n, ok := c.Aliases[name]; ok {
+		return n
+	}
+	return name
+}
+
+// parseInterleaved parses flags wherever they stand among the positional arguments
+// ("inspect shards DIR --json" as "inspect shards --json DIR"); after "--" everything is
+// positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if consumed := args[:len(args)-len(rest)]; len(consumed) > 0 && consumed[len(consumed)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
 }
 
 func (c *Command) printHelp(w io.Writer, fs *flag.FlagSet) {
@@ -99,15 +150,33 @@ func (c *Command) printHelp(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintln(w)
 	}
-	var n int
-	if fs != nil {
-		fs.VisitAll(func(*flag.Flag) { n++ })
+	if fs == nil {
+		return
 	}
+	// Print only current names: a copy of the set without the hidden aliases.
+	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.HasPrefix(f.Usage, aliasUsage) {
+			shown.Var(f.Value, f.Name, f.Usage)
+			shown.Lookup(f.Name).DefValue = f.DefValue
+		}
+	})
+	var n int
+	shown.VisitAll(func(*flag.Flag) { n++ })
 	if n > 0 {
 		fmt.Fprintln(w, "Flags:")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
+		shown.SetOutput(w)
+		shown.PrintDefaults()
 	}
+}
+
+// commandNames lists the commands one word below path, for errors that name what exists.
+func commandNames(path string) string {
+	var names []string
+	for _, c := range children(path) {
+		names = append(names, strings.TrimPrefix(c.Path, path+" "))
+	}
+	return strings.Join(names, ", ")
 }
 
 // children lists the commands one word below path ("" for the top level).
@@ -129,10 +198,10 @@ func children(path string) []*Command {
 
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, `umt — preprocess video corpora into training-ready shards with CLIP teacher features,
-train UMT students from them, and export embeddings.
+and train UMT students from them.
 
 Usage:
-  umt <command> [flags] [args]
+  umt <command> [args and flags, in any order]
   umt <command> --help
 
 Commands:
@@ -145,16 +214,13 @@ Commands:
 	}
 	fmt.Fprint(w, `
 Examples:
-  umt prep --manifest testdata/sample/manifest.jsonl --out /tmp/ds   # local run on Prism
-  umt inspect video testdata/videos/synthetic/*.mp4                  # probe videos as JSON lines
+  make demo                                              # prep + a few training steps on the sample
+  umt prep --input testdata/sample/manifest.jsonl --output /tmp/ds \
+      --teacher testdata/refdata/umt/teacher_tiny_openai.safetensors --teacher-resolution 64 \
+      --size 64 --frames 4 --layout full                 # local run on Prism
+  umt train stage1 --data /tmp/ds --config tiny --output /tmp/run --max-steps 20
+  umt inspect shards /tmp/ds --json
+  umt inspect video testdata/videos/synthetic/*.mp4      # probe videos as JSON lines
   umt version
 `)
-}
-
-// notBuilt is the Exec of a command whose implementation has not landed yet: it says so and
-// fails, rather than pretending to work.
-func notBuilt(what string) func([]string) error {
-	return func([]string) error {
-		return fmt.Errorf("%s is not built yet in this version of umt; it lands with a later issue (see the README)", what)
-	}
 }

@@ -29,8 +29,9 @@ func init() {
 		peakGFLOPS                        float64
 	)
 	register(&Command{
-		Path:  "train stage1",
-		Short: "stage 1: masked student aligned to the teacher's unmasked tokens",
+		Path:    "train stage1",
+		Short:   "stage 1: masked student aligned to the teacher's unmasked tokens",
+		Aliases: map[string]string{"out": "output"},
 		Long: `Trains UMT's stage-1 student on a dataset written by 'umt prep': each step draws every
 clip's semantic mask from the stored teacher attention, runs the student on the visible tokens
 and aligns its last K blocks to the stored teacher features (mean of 2 − 2·cos), then applies
@@ -39,22 +40,22 @@ AdamW with linear warmup and cosine decay (lr scaled by the global batch as UMT 
 --config takes a JSON file or a bundled preset: tiny (CPU smoke runs), b16, l16 (UMT's recipes:
 64 clips × 32 ranks, 201 epochs). A file may say {"preset": "b16", ...} and override fields.
 Every --log-every steps it prints loss, lr, grad norm, clips/s and estimated MFU; every step is
-appended to OUT/metrics.jsonl; checkpoints go to OUT/checkpoints (step-N/ with model.safetensors
+appended to OUTPUT/metrics.jsonl; checkpoints go to OUTPUT/checkpoints (step-N/ with model.safetensors
 in the official PyTorch state-dict naming, AdamW state and state.json; 'latest' names the newest);
-OUT/loss.png is drawn at the end. Ctrl-C stops after the current step and checkpoints.
+OUTPUT/loss.png is drawn at the end. Ctrl-C stops after the current step and checkpoints.
 A config's world (UMT: 32 ranks × 64 clips) is run on this one device: every step takes each
 rank's batch in turn and averages the gradients, the update UMT's 32-GPU DDP makes; use
 --world 1 for plain single-device batches. Multi-process training is not built.
 --resume continues a run bit for bit (same weights, optimiser state, data order and masks).
 
 Examples:
-  umt train stage1 --data /tmp/ds --config tiny --out /tmp/run --max-steps 50
-  umt train stage1 --data gs://bucket/k710 --config b16 --out /ckpt/b16 --device cuda
-  umt train stage1 --data /tmp/ds --config tiny --out /tmp/run --resume /tmp/run/checkpoints`,
+  umt train stage1 --data /tmp/ds --config tiny --output /tmp/run --max-steps 50
+  umt train stage1 --data gs://bucket/k710 --config b16 --output /ckpt/b16 --device cuda
+  umt train stage1 --data /tmp/ds --config tiny --output /tmp/run --resume /tmp/run/checkpoints`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&data, "data", "", "dataset: local directory or gs:// prefix written by 'umt prep' (required)")
 			fs.StringVar(&config, "config", "tiny", "config file (JSON) or preset name: tiny, b16, l16")
-			fs.StringVar(&out, "out", "runs/stage1", "run directory for checkpoints, metrics.jsonl and loss.png")
+			fs.StringVar(&out, "output", "runs/stage1", "run directory for checkpoints, metrics.jsonl and loss.png")
 			fs.StringVar(&resume, "resume", "", "checkpoint to continue from: a checkpoints/ directory (follows 'latest') or one step-N/ directory")
 			fs.StringVar(&device, "device", "auto", "compute backend: cpu, cuda, or auto (cuda when a GPU works, else cpu)")
 			fs.IntVar(&world, "world", 0, "data-parallel ranks, run in turn on this device with averaged gradients (overrides the config; 1 = plain single-device batches)")

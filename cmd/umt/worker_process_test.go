@@ -62,7 +62,7 @@ func TestPrepOnOutOfProcessWorkers(t *testing.T) {
 	// DoFn log the backend it picked ("prep: teacher backend"), the worker's mark of DoFn work.
 	prepArgs := func(out string, extra ...string) []string {
 		return append([]string{"prep", "--input", sample, "--output", out, "--teacher", teacher,
-			"--teacher_resolution", "64", "--size", "64", "--frames", "4", "--layout", "visible:2",
+			"--teacher-resolution", "64", "--size", "64", "--frames", "4", "--layout", "visible:2",
 			"--progress", "off", "--json"}, extra...)
 	}
 
