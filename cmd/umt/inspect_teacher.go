@@ -59,7 +59,7 @@ Examples:
 			fs.IntVar(&cfg.OutputDim, "output-dim", 0, "projection output dim (default: from the weights)")
 			fs.IntVar(&cfg.Resolution, "teacher-resolution", 0, "input resolution the teacher runs at (default 14*patch)")
 			fs.IntVar(&cfg.ReturnLayers, "teacher-layers", 0, "K, number of returned blocks (default 6)")
-			fs.IntVar(&cfg.ReturnInterval, "return-interval", 0, "spacing of returned blocks counted from the last (default 1)")
+			fs.Float64Var(&cfg.ReturnInterval, "return-interval", 0, "spacing of returned blocks counted from the last, a float as in the official code (default 1)")
 			fs.StringVar(&cfg.Norm, "norm", "", `"l2" (stage-1 teacher, default) or "none" (stage-2 teacher)`)
 			fs.StringVar(&mean, "mean", "", "per-channel mean r,g,b of [0,1] pixels (default ImageNet)")
 			fs.StringVar(&std, "std", "", "per-channel std r,g,b (default ImageNet)")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/umt-dev/umt/models"
 )
 
 // Config is the teacher's architecture and how it is run. Zero fields take the defaults listed;
@@ -23,8 +25,10 @@ type Config struct {
 	// and 196 for /14, so that it yields as many tokens per frame as the student.
 	Resolution int `json:"resolution"`
 
-	ReturnLayers   int `json:"return_layers"`   // K; default min(6, Layers)
-	ReturnInterval int `json:"return_interval"` // spacing of returned blocks from the last; default 1
+	ReturnLayers int `json:"return_layers"` // K; default min(6, Layers)
+	// ReturnInterval spaces the returned blocks counted from the last (clip_return_interval, a
+	// float in the official code; see models.ReturnedBlocks); default 1.
+	ReturnInterval float64 `json:"return_interval"`
 
 	// Norm is "l2" (stage 1, default) or "none" (stage-2 teacher: ln_post → proj only).
 	Norm string `json:"norm"`
@@ -87,12 +91,13 @@ func (c Config) Grid() int { return c.Resolution / c.Patch }
 // Tokens is the number of patch tokens per frame, HW = Grid².
 func (c Config) Tokens() int { return c.Grid() * c.Grid() }
 
-// ReturnIndices are the 0-based blocks whose outputs are returned, ascending: Layers-1,
-// Layers-1-ReturnInterval, … (K of them), the stacking order of the features' first axis.
+// ReturnIndices are the 0-based blocks whose outputs are returned, ascending (the stacking order
+// of the features' first axis): Layers-1-⌊i·ReturnInterval⌋ for i < K, as the official teacher
+// (models.ReturnedBlocks). Nil for a config that Validate rejects.
 func (c Config) ReturnIndices() []int {
-	idx := make([]int, c.ReturnLayers)
-	for i := range idx {
-		idx[c.ReturnLayers-1-i] = c.Layers - 1 - i*c.ReturnInterval
+	idx, err := models.ReturnedBlocks(c.Layers, c.ReturnLayers, c.ReturnInterval)
+	if err != nil {
+		return nil
 	}
 	return idx
 }
@@ -114,7 +119,6 @@ func (c Config) Validate() error {
 	pos("pos_grid", c.PosGrid)
 	pos("resolution", c.Resolution)
 	pos("return_layers", c.ReturnLayers)
-	pos("return_interval", c.ReturnInterval)
 	if len(bad) > 0 {
 		return fmt.Errorf("clip config: %s", strings.Join(bad, "; "))
 	}
@@ -124,8 +128,8 @@ func (c Config) Validate() error {
 	if c.Resolution%c.Patch != 0 {
 		return fmt.Errorf("clip config: resolution %d is not a multiple of patch %d", c.Resolution, c.Patch)
 	}
-	if last := c.Layers - 1 - (c.ReturnLayers-1)*c.ReturnInterval; last < 0 {
-		return fmt.Errorf("clip config: %d returned layers every %d blocks need more than the %d layers", c.ReturnLayers, c.ReturnInterval, c.Layers)
+	if _, err := models.ReturnedBlocks(c.Layers, c.ReturnLayers, c.ReturnInterval); err != nil {
+		return fmt.Errorf("clip config: return_layers/return_interval: %w", err)
 	}
 	if c.Norm != "l2" && c.Norm != "none" {
 		return fmt.Errorf("clip config: norm %q, want \"l2\" (stage 1) or \"none\" (stage 2)", c.Norm)
@@ -233,12 +237,15 @@ func (c Config) Merge(o Config) Config {
 	ints := []struct{ dst, src *int }{
 		{&c.Width, &o.Width}, {&c.Layers, &o.Layers}, {&c.Heads, &o.Heads}, {&c.Patch, &o.Patch},
 		{&c.OutputDim, &o.OutputDim}, {&c.MLPDim, &o.MLPDim}, {&c.PosGrid, &o.PosGrid},
-		{&c.Resolution, &o.Resolution}, {&c.ReturnLayers, &o.ReturnLayers}, {&c.ReturnInterval, &o.ReturnInterval},
+		{&c.Resolution, &o.Resolution}, {&c.ReturnLayers, &o.ReturnLayers},
 	}
 	for _, p := range ints {
 		if *p.src != 0 {
 			*p.dst = *p.src
 		}
+	}
+	if o.ReturnInterval != 0 {
+		c.ReturnInterval = o.ReturnInterval
 	}
 	if o.Norm != "" {
 		c.Norm = o.Norm

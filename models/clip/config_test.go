@@ -6,20 +6,41 @@ import (
 	"testing"
 )
 
+// TestReturnIndices: the teacher returns every interval-th block counted from the last, stacked
+// in ascending order (clip.py: return_index = [layers-1-int(i*interval)], collected in forward
+// order); settings the official code cannot stack are rejected by Validate.
 func TestReturnIndices(t *testing.T) {
 	for _, c := range []struct {
-		layers, k, interval int
-		want                []int
+		layers, k int
+		interval  float64
+		want      []int
 	}{
 		{12, 6, 1, []int{6, 7, 8, 9, 10, 11}},
 		{24, 6, 1, []int{18, 19, 20, 21, 22, 23}},
 		{12, 3, 2, []int{7, 9, 11}},
+		{12, 6, 2, []int{1, 3, 5, 7, 9, 11}},
+		{12, 4, 3, []int{2, 5, 8, 11}},
+		{12, 4, 1.5, []int{7, 8, 10, 11}},
 		{3, 2, 1, []int{1, 2}},
 		{4, 1, 3, []int{3}},
 	} {
 		got := Config{Layers: c.layers, ReturnLayers: c.k, ReturnInterval: c.interval}.ReturnIndices()
 		if !slices.Equal(got, c.want) {
-			t.Errorf("layers %d, K %d, interval %d: %v, want %v", c.layers, c.k, c.interval, got, c.want)
+			t.Errorf("layers %d, K %d, interval %v: %v, want %v", c.layers, c.k, c.interval, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		k        int
+		interval float64
+	}{{6, 3}, {2, 0.5}, {2, -1}} {
+		cfg := ViTB16.WithDefaults()
+		cfg.ReturnLayers, cfg.ReturnInterval = c.k, c.interval
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), "return_interval") {
+			t.Errorf("K %d every %v blocks of 12: Validate = %v, want a return_interval error", c.k, c.interval, err)
+		}
+		if got := cfg.ReturnIndices(); got != nil {
+			t.Errorf("K %d every %v blocks of 12: ReturnIndices = %v for an invalid config", c.k, c.interval, got)
 		}
 	}
 }

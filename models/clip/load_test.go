@@ -22,8 +22,7 @@ import (
 )
 
 // tinyHFConfig is a Hugging Face CLIPModel config.json for the reference set's tiny teacher.
-func tinyHFConfig(m refManifest) []byte {
-	s := m.Stage1
+func tinyHFConfig(s testenv.Stage1) []byte {
 	c := map[string]any{
 		"model_type":     "clip",
 		"projection_dim": s.Teacher.OutputDim,
@@ -40,28 +39,27 @@ func tinyHFConfig(m refManifest) []byte {
 // runRef encodes the reference frames with w/cfg and compares with the reference outputs.
 func runRef(t *testing.T, name string, w *Weights, cfg Config, tol float64) {
 	t.Helper()
-	_, io, _ := refSet(t)
-	frames, _ := io.Get("raw_frames_u8").Uint8()
-	s := io.Get("raw_frames_u8").Shape
+	m, io, _ := refSet(t)
+	frames := refFrames(t, m, io)
 	be := cpu.New(cpu.Options{Threads: 2})
 	tch, err := New(be, cfg, w, Options{})
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	defer tch.Close()
-	feat, attn, err := tch.Encode(frames, s[0], s[1], s[2], s[3])
+	feat, attn, err := tch.Encode(frames, m.B, m.T, m.Img, m.Img)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	wf, _ := f32(t, io, "teacher.features")
-	wa, _ := f32(t, io, "teacher.attn_cls")
+	wf := refTensor(t, io, "teacher.features", m.Teacher.ReturnLayers, m.B, m.T*m.HW(), m.Teacher.OutputDim)
+	wa := refTensor(t, io, "teacher.attn_cls", m.B*m.T, m.HW())
 	compareRef(t, name+" features", feat, wf, tol)
 	compareRef(t, name+" attn_cls", attn, wa, tol)
 }
 
 // refFlags are the run settings the weights cannot tell: resolution and returned layers.
-func refFlags(m refManifest) Config {
-	return Config{Resolution: m.Stage1.Img, ReturnLayers: m.Stage1.Teacher.ReturnLayer, ReturnInterval: m.Stage1.Teacher.ReturnInterval}
+func refFlags(m testenv.Stage1) Config {
+	return Config{Resolution: m.Img, ReturnLayers: m.Teacher.ReturnLayers, ReturnInterval: m.Teacher.ReturnInterval}
 }
 
 func TestLoadForms(t *testing.T) {
@@ -81,14 +79,14 @@ func TestLoadForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Heads != m.Stage1.Teacher.Heads {
-		t.Errorf("heads %d from config.json, want %d", cfg.Heads, m.Stage1.Teacher.Heads)
+	if cfg.Heads != m.Teacher.Heads {
+		t.Errorf("heads %d from config.json, want %d", cfg.Heads, m.Teacher.Heads)
 	}
 	runRef(t, "hf dir", w, cfg, refTolerance)
 
 	// An OpenAI-named file plus flags.
 	flags := refFlags(m)
-	flags.Heads = m.Stage1.Teacher.Heads
+	flags.Heads = m.Teacher.Heads
 	w, cfg, err = Load(ctx, filepath.Join(ref, "teacher_tiny_openai.safetensors"), LoadOptions{Config: flags})
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +95,7 @@ func TestLoadForms(t *testing.T) {
 
 	// An OpenAI-named file with --config (our JSON).
 	cf := filepath.Join(t.TempDir(), "teacher.json")
-	os.WriteFile(cf, []byte(fmt.Sprintf(`{"heads": %d, "resolution": %d, "return_layers": %d}`, m.Stage1.Teacher.Heads, m.Stage1.Img, m.Stage1.Teacher.ReturnLayer)), 0o644)
+	os.WriteFile(cf, []byte(fmt.Sprintf(`{"heads": %d, "resolution": %d, "return_layers": %d, "return_interval": %v}`, m.Teacher.Heads, m.Img, m.Teacher.ReturnLayers, m.Teacher.ReturnInterval)), 0o644)
 	w, cfg, err = Load(ctx, filepath.Join(ref, "teacher_tiny_openai.safetensors"), LoadOptions{ConfigFile: cf})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +191,7 @@ func TestHalfPrecisionWeights(t *testing.T) {
 	m, _, _ := refSet(t)
 	for _, file := range []string{"teacher_tiny_openai.safetensors", "teacher_tiny_hf.safetensors"} {
 		src := openRef(t, file)
-		base, _, err := FromFile(src, Config{Heads: m.Stage1.Teacher.Heads})
+		base, _, err := FromFile(src, Config{Heads: m.Teacher.Heads})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +208,7 @@ func TestHalfPrecisionWeights(t *testing.T) {
 				return &y
 			})
 			cfg := refFlags(m)
-			cfg.Heads = m.Stage1.Teacher.Heads
+			cfg.Heads = m.Teacher.Heads
 			w, full, err := FromFile(conv, cfg)
 			if err != nil {
 				t.Fatalf("%s %s: %v", file, dt, err)
@@ -263,7 +261,7 @@ func TestWeightErrors(t *testing.T) {
 			return &x
 		}
 	}
-	W := m.Stage1.Teacher.Width
+	W := m.Teacher.Width
 	cases := []struct {
 		name string
 		src  *weights.File
@@ -288,7 +286,7 @@ func TestWeightErrors(t *testing.T) {
 			x.Name = strings.TrimPrefix(x.Name, "visual.")
 			return &x
 		}, Config{}, "missing tensor proj"},
-		{"non-square pos", openai, reshape("visual.positional_embedding", []int{(m.Stage1.Img/m.Stage1.Patch*m.Stage1.Img/m.Stage1.Patch + 1) * W / 16, 16}), Config{}, "positional_embedding"},
+		{"non-square pos", openai, reshape("visual.positional_embedding", []int{(m.Img/m.Patch*m.Img/m.Patch + 1) * W / 16, 16}), Config{}, "positional_embedding"},
 	}
 	for _, c := range cases {
 		f := c.src
@@ -296,7 +294,7 @@ func TestWeightErrors(t *testing.T) {
 			f = rewrite(t, c.src, c.edit)
 		}
 		if c.cfg.Heads == 0 {
-			c.cfg.Heads = m.Stage1.Teacher.Heads
+			c.cfg.Heads = m.Teacher.Heads
 		}
 		_, _, err := FromFile(f, c.cfg)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -310,7 +308,7 @@ func TestWeightErrors(t *testing.T) {
 func TestStrippedAndUMTNaming(t *testing.T) {
 	m, _, _ := refSet(t)
 	openai := openRef(t, "teacher_tiny_openai.safetensors")
-	cfg := Config{Heads: m.Stage1.Teacher.Heads}
+	cfg := Config{Heads: m.Teacher.Heads}
 	base, _, err := FromFile(openai, cfg)
 	if err != nil {
 		t.Fatal(err)

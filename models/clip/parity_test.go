@@ -1,7 +1,6 @@
 package clip
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -16,35 +15,12 @@ import (
 	"github.com/umt-dev/umt/models/weights"
 )
 
-// refManifest is the part of the reference set's manifest.json the teacher parity test reads.
-type refManifest struct {
-	Stage1 struct {
-		B, T, Img, Patch int
-		Teacher          struct {
-			Width, Layers, Heads int
-			OutputDim            int `json:"output_dim"`
-			ReturnLayer          int `json:"clip_return_layer"`
-			ReturnInterval       int `json:"clip_return_interval"`
-		}
-	} `json:"config_stage1"`
-	Derived struct {
-		TeacherReturn []int `json:"teacher_return_index_ascending"`
-	} `json:"derived"`
-}
-
 // refSet opens the reference set: its manifest, the teacher I/O file and every teacher weights
 // file (teacher_*.safetensors except the I/O files), whatever their naming.
-func refSet(t *testing.T) (refManifest, *weights.File, []string) {
+func refSet(t *testing.T) (testenv.Stage1, *weights.File, []string) {
 	t.Helper()
 	dir := testenv.RefData(t)
-	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m refManifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("manifest.json: %v", err)
-	}
+	m := testenv.RefStage1(t)
 	io, err := weights.Open(filepath.Join(dir, "teacher_tiny_io.safetensors"))
 	if err != nil {
 		t.Fatal(err)
@@ -111,14 +87,47 @@ func compareRef(t *testing.T, name string, got, ref []float32, tol float64) {
 // float64-vs-float32 study puts the official code's own spread at ~8e-7.
 const refTolerance = 1e-4
 
-func refConfig(m refManifest, mean, std []float32) Config {
-	s := m.Stage1
+// refConfig is the teacher configuration of the reference set: every option from its manifest,
+// the normalisation constants from its I/O file.
+func refConfig(t *testing.T, s testenv.Stage1, io *weights.File) Config {
+	t.Helper()
+	mean := refTensor(t, io, "norm_mean", 3)
+	std := refTensor(t, io, "norm_std", 3)
 	return Config{
 		Width: s.Teacher.Width, Layers: s.Teacher.Layers, Heads: s.Teacher.Heads, Patch: s.Patch,
 		OutputDim: s.Teacher.OutputDim, Resolution: s.Img,
-		ReturnLayers: s.Teacher.ReturnLayer, ReturnInterval: s.Teacher.ReturnInterval,
+		ReturnLayers: s.Teacher.ReturnLayers, ReturnInterval: s.Teacher.ReturnInterval,
 		Mean: [3]float32(mean), Std: [3]float32(std),
 	}
+}
+
+// refTensor reads a float32 tensor of the reference set and fails the test unless it has the
+// shape the manifest implies (dims), so a set with other sizes fails with the reason, never
+// an index out of range.
+func refTensor(t *testing.T, f *weights.File, name string, dims ...int) []float32 {
+	t.Helper()
+	v, shape := f32(t, f, name)
+	if !slices.Equal(shape, dims) {
+		t.Fatalf("reference tensor %s has shape %v; its manifest implies %v", name, shape, dims)
+	}
+	return v
+}
+
+// refFrames reads raw_frames_u8 [B, T, img, img, 3] and checks it against the manifest.
+func refFrames(t *testing.T, s testenv.Stage1, io *weights.File) []uint8 {
+	t.Helper()
+	tt := io.Get("raw_frames_u8")
+	if tt == nil {
+		t.Fatal("reference tensor raw_frames_u8 missing")
+	}
+	if want := []int{s.B, s.T, s.Img, s.Img, 3}; !slices.Equal(tt.Shape, want) {
+		t.Fatalf("reference raw_frames_u8 has shape %v; its manifest implies %v", tt.Shape, want)
+	}
+	v, err := tt.Uint8()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // TestParityWithReference runs the teacher from the raw uint8 frames with every weights file of
@@ -127,21 +136,20 @@ func refConfig(m refManifest, mean, std []float32) Config {
 // the stage-2 variant (no L2) against the multi-modality teacher's output.
 func TestParityWithReference(t *testing.T) {
 	m, io, weightFiles := refSet(t)
-	mean, _ := f32(t, io, "norm_mean")
-	std, _ := f32(t, io, "norm_std")
-	frames, err := io.Get("raw_frames_u8").Uint8()
+	frames := refFrames(t, m, io)
+	B, T, H, W := m.B, m.T, m.Img, m.Img
+	K, HW, O := m.Teacher.ReturnLayers, m.HW(), m.Teacher.OutputDim
+	wantFeat := refTensor(t, io, "teacher.features", K, B, T*HW, O)
+	wantAttn := refTensor(t, io, "teacher.attn_cls", B*T, HW)
+	rt := io.Get("return_layer_indices")
+	if rt == nil {
+		t.Fatal("reference tensor return_layer_indices missing")
+	}
+	retIdx, err := rt.Int64()
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := io.Get("raw_frames_u8").Shape // [B, T, H, W, 3]
-	B, T, H, W := fs[0], fs[1], fs[2], fs[3]
-	wantFeat, _ := f32(t, io, "teacher.features")
-	wantAttn, _ := f32(t, io, "teacher.attn_cls")
-	retIdx, err := io.Get("return_layer_indices").Int64()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := refConfig(m, mean, std)
+	cfg := refConfig(t, m, io)
 	var mm *weights.File
 	if p := filepath.Join(testenv.RefData(t), "mm_teacher_tiny_io.safetensors"); fileExists(p) {
 		if mm, err = weights.Open(p); err != nil {
@@ -165,7 +173,7 @@ func TestParityWithReference(t *testing.T) {
 		for i, v := range retIdx {
 			want[i] = int(v)
 		}
-		if !slices.Equal(got, want) || !slices.Equal(got, m.Derived.TeacherReturn) {
+		if !slices.Equal(got, want) || (m.Derived.TeacherReturn != nil && !slices.Equal(got, m.Derived.TeacherReturn)) {
 			t.Fatalf("returned blocks %v, reference says %v (manifest %v)", got, want, m.Derived.TeacherReturn)
 		}
 		for _, bc := range []struct {
@@ -194,8 +202,8 @@ func TestParityWithReference(t *testing.T) {
 				}
 				refF, refA := wantFeat, wantAttn
 				if stage == "none" {
-					refF, _ = f32(t, mm, "mm_teacher.features_unnormalized")
-					refA, _ = f32(t, mm, "mm_teacher.attn_cls")
+					refF = refTensor(t, mm, "mm_teacher.features_unnormalized", K, B, T*HW, O)
+					refA = refTensor(t, mm, "mm_teacher.attn_cls", B*T, HW)
 				}
 				compareRef(t, name+" features", feat, refF, refTolerance)
 				compareRef(t, name+" attn_cls", attn, refA, refTolerance)
@@ -213,13 +221,12 @@ func TestParityWithReference(t *testing.T) {
 // TestPreprocessingMatchesReference: our uint8 → normalised float32 path reproduces the
 // reference pixel_values bit for bit (same float32 operations in the same order).
 func TestPreprocessingMatchesReference(t *testing.T) {
-	_, io, _ := refSet(t)
-	mean, _ := f32(t, io, "norm_mean")
-	std, _ := f32(t, io, "norm_std")
-	frames, _ := io.Get("raw_frames_u8").Uint8()
-	fs := io.Get("raw_frames_u8").Shape
-	B, T, H, W := fs[0], fs[1], fs[2], fs[3]
-	px, _ := f32(t, io, "pixel_values") // [B, 3, T, H, W]
+	m, io, _ := refSet(t)
+	mean := refTensor(t, io, "norm_mean", 3)
+	std := refTensor(t, io, "norm_std", 3)
+	frames := refFrames(t, m, io)
+	B, T, H, W := m.B, m.T, m.Img, m.Img
+	px := refTensor(t, io, "pixel_values", B, 3, T, H, W)
 	lut := normLUT([3]float32(mean), [3]float32(std))
 	for b := 0; b < B; b++ {
 		for c := 0; c < 3; c++ {

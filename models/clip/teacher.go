@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/umt-dev/umt/kernels"
+	"github.com/umt-dev/umt/models"
 )
 
 // Teacher runs the CLIP teacher on a kernels.Backend. It owns the parameter and work buffers
@@ -198,7 +199,7 @@ func (t *Teacher) chunk(feats, attn []float32, frames []byte, f0, F, total, H, W
 	// CLS + positional embedding added per frame.
 	x, h := w.x.View(0, R*D), w.h.View(0, R*D)
 	tok := w.tok.View(0, F*HW*D)
-	linear(be, tok, patches, t.p.conv, kernels.Buf{}, F*HW, cols, D) // [F·HW, D]
+	models.Linear(be, tok, patches, t.p.conv, kernels.Buf{}, F*HW, cols, D) // [F·HW, D]
 	be.Fill(x, 0)
 	be.CopyRows(x.View(D, R*D-D), L*D, tok, HW*D, F, HW*D) // [F, 1+HW, D]
 	be.AddBias(x, t.p.pos, F, L*D)
@@ -209,7 +210,7 @@ func (t *Teacher) chunk(feats, attn []float32, frames []byte, f0, F, total, H, W
 	for l, b := range t.p.blocks {
 		// x += out_proj(MHA(ln_1(x)))
 		be.LayerNorm(h, x, b.ln1W, b.ln1B, kernels.Buf{}, kernels.Buf{}, R, D, c.Eps)
-		linear(be, qkv, h, b.inW, b.inB, R, D, 3*D) // [F·L, 3D]
+		models.Linear(be, qkv, h, b.inW, b.inB, R, D, 3*D) // [F·L, 3D]
 		a := kernels.Attention{
 			B: F, H: c.Heads, Lq: L, Lk: L, Dh: D / c.Heads, Scale: kernels.AttnScale(D / c.Heads),
 			Q: qkv.View(0, R*3*D-2*D), K: qkv.View(D, R*3*D-2*D), V: qkv.View(2*D, R*3*D-2*D),
@@ -219,13 +220,13 @@ func (t *Teacher) chunk(feats, attn []float32, frames []byte, f0, F, total, H, W
 			a.HeadMean, a.HeadMeanRow = w.headMean.View(0, F*L), 0
 		}
 		be.Attention(a)
-		linear(be, h, att, b.outW, b.outB, R, D, D)
+		models.Linear(be, h, att, b.outW, b.outB, R, D, D)
 		be.Add(x, x, h)
 		// x += c_proj(QuickGELU(c_fc(ln_2(x))))
 		be.LayerNorm(h, x, b.ln2W, b.ln2B, kernels.Buf{}, kernels.Buf{}, R, D, c.Eps)
-		linear(be, mlp, h, b.fcW, b.fcB, R, D, M)
+		models.Linear(be, mlp, h, b.fcW, b.fcB, R, D, M)
 		be.QuickGELU(mlp, mlp)
-		linear(be, h, mlp, b.cpW, b.cpB, R, M, D)
+		models.Linear(be, h, mlp, b.cpW, b.cpB, R, M, D)
 		be.Add(x, x, h)
 
 		for k, idx := range ret {
@@ -256,14 +257,6 @@ func (t *Teacher) chunk(feats, attn []float32, frames []byte, f0, F, total, H, W
 		}
 	}
 	return be.Sync()
-}
-
-// linear computes y [rows, out] = x [rows, in] · Wᵀ (+ bias), W [out, in].
-func linear(be kernels.Backend, y, x, wt, bias kernels.Buf, rows, in, out int) {
-	be.Gemm(kernels.Gemm{M: rows, N: out, K: in, Alpha: 1, A: x, LDA: in, B: wt, LDB: in, TransB: true, C: y, LDC: out})
-	if !bias.IsZero() {
-		be.AddBias(y, bias, rows, out)
-	}
 }
 
 func grow(s []float32, n int) []float32 {

@@ -5,19 +5,8 @@ import (
 	"math"
 
 	"github.com/umt-dev/umt/kernels"
+	"github.com/umt-dev/umt/models"
 )
-
-// linearGrad accumulates the gradients of y[rows, out] = x[rows, in] Wᵀ + b: dW += dyᵀ x,
-// db += Σ_rows dy, and writes dx = dy W when dx is given.
-func linearGrad(be kernels.Trainer, dx, dy, x, w, dw, db kernels.Buf, rows, in, out int) {
-	be.Gemm(kernels.Gemm{TransA: true, M: out, N: in, K: rows, Alpha: 1, Beta: 1, A: dy, LDA: out, B: x, LDB: in, C: dw, LDC: in})
-	if !db.IsZero() {
-		be.SumRows(db, dy, rows, out)
-	}
-	if !dx.IsZero() {
-		be.Gemm(kernels.Gemm{M: rows, N: in, K: out, Alpha: 1, A: dy, LDA: out, B: w, LDB: in, C: dx, LDC: in})
-	}
-}
 
 // ZeroGrads clears the gradient buffer (gradients accumulate across Backward calls).
 func (m *Model) ZeroGrads() { m.be.Fill(m.g, 0) }
@@ -51,9 +40,9 @@ func (m *Model) Backward() error {
 			be.ScaleRows(w.dT, dRes, w.dp.View((2*l+1)*w.B, w.B), w.B, w.nv*D)
 			dBr = w.dT
 		}
-		linearGrad(be, w.dH, dBr, w.g1[l], m.pw(bp.fc2W), m.pg(bp.fc2W), m.pg(bp.fc2B), M, Hd, D) // dH [M, Hidden]
+		models.LinearGrad(be, w.dH, dBr, w.g1[l], m.pw(bp.fc2W), m.pg(bp.fc2W), m.pg(bp.fc2B), M, Hd, D) // dH [M, Hidden]
 		be.GELUBackward(w.dH, w.dH, w.h1[l])
-		linearGrad(be, w.dB, w.dH, w.ln2[l], m.pw(bp.fc1W), m.pg(bp.fc1W), m.pg(bp.fc1B), M, D, Hd) // [M, D]
+		models.LinearGrad(be, w.dB, w.dH, w.ln2[l], m.pw(bp.fc1W), m.pg(bp.fc1W), m.pg(bp.fc1B), M, D, Hd) // [M, D]
 		mean2, rstd2 := stats(w.st2[l], M)
 		be.LayerNormBackward(w.dB, m.pg(bp.norm2W), m.pg(bp.norm2B), w.dB, w.xmid[l], m.pw(bp.norm2W), mean2, rstd2, M, D)
 		be.Add(dRes, dRes, w.dB) // d/d xmid
@@ -64,20 +53,20 @@ func (m *Model) Backward() error {
 			be.ScaleRows(w.dT, dRes, w.dp.View((2*l)*w.B, w.B), w.B, w.nv*D)
 			dBr = w.dT
 		}
-		linearGrad(be, w.dB, dBr, w.att[l], m.pw(bp.projW), m.pg(bp.projW), m.pg(bp.projB), M, D, D) // d att [M, D]
+		models.LinearGrad(be, w.dB, dBr, w.att[l], m.pw(bp.projW), m.pg(bp.projW), m.pg(bp.projB), M, D, D) // d att [M, D]
 		be.AttentionBackward(kernels.AttentionGrad{Attention: m.attention(w, l), DOut: w.dB,
 			DQ: w.dQKV.View(0, M*3*D), DK: w.dQKV.View(D, M*3*D-D), DV: w.dQKV.View(2*D, M*3*D-2*D)}) // [M, 3D]
 		be.Fill(w.d3, 0)
 		be.SumRows(w.d3, w.dQKV, M, 3*D)
 		be.Add(m.pg(bp.qBias), m.pg(bp.qBias), w.d3.View(0, D))
 		be.Add(m.pg(bp.vBias), m.pg(bp.vBias), w.d3.View(2*D, D))
-		linearGrad(be, w.dB, w.dQKV, w.ln1[l], m.pw(bp.qkvW), m.pg(bp.qkvW), kernels.Buf{}, M, D, 3*D) // [M, D]
+		models.LinearGrad(be, w.dB, w.dQKV, w.ln1[l], m.pw(bp.qkvW), m.pg(bp.qkvW), kernels.Buf{}, M, D, 3*D) // [M, D]
 		mean1, rstd1 := stats(w.st1[l], M)
 		be.LayerNormBackward(w.dB, m.pg(bp.norm1W), m.pg(bp.norm1B), w.dB, xin, m.pw(bp.norm1W), mean1, rstd1, M, D)
 		be.Add(dRes, dRes, w.dB) // d/d x
 	}
 	// patch embedding (the sinusoid table is constant)
-	linearGrad(be, kernels.Buf{}, dRes, w.patches, m.pw(ix.patchW), m.pg(ix.patchW), m.pg(ix.patchB), M, c.PatchDim(), D)
+	models.LinearGrad(be, kernels.Buf{}, dRes, w.patches, m.pw(ix.patchW), m.pg(ix.patchW), m.pg(ix.patchB), M, c.PatchDim(), D)
 	return be.Sync()
 }
 
@@ -90,7 +79,7 @@ func (m *Model) headBackward(w *workspace, k, l int, dRes kernels.Buf) {
 	be.L2NormalizeBackward(w.dC1, w.dout.View(k*M*C, M*C), v, M, C, 0)
 	hm, hr := stats(w.hst.View(k*2*M, 2*M), M)
 	be.LayerNormBackward(w.dC2, m.pg(hp.normW), m.pg(hp.normB), w.dC1, u, m.pw(hp.normW), hm, hr, M, C)
-	linearGrad(be, w.dT, w.dC2, z, m.pw(hp.w), m.pg(hp.w), m.pg(hp.b), M, D, C) // dz [M, D]
+	models.LinearGrad(be, w.dT, w.dC2, z, m.pw(hp.w), m.pg(hp.w), m.pg(hp.b), M, D, C) // dz [M, D]
 	nm, nr := stats(w.nst.View(k*2*M, 2*M), M)
 	be.LayerNormBackward(w.dT, m.pg(ix.normW), m.pg(ix.normB), w.dT, w.xs[l], m.pw(ix.normW), nm, nr, M, D)
 	be.Add(dRes, dRes, w.dT)

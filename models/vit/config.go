@@ -1,20 +1,28 @@
 package vit
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/umt-dev/umt/models"
+)
 
 // Config is the student's architecture. The JSON names are those of the training config files.
 type Config struct {
-	ImgSize      int     `json:"img_size"`      // input H = W (224)
-	Patch        int     `json:"patch"`         // spatial patch (16)
-	Frames       int     `json:"frames"`        // T (8)
-	Tubelet      int     `json:"tubelet"`       // temporal patch (1 in UMT's scripts)
-	Dim          int     `json:"dim"`           // D (768 for B/16)
-	Depth        int     `json:"depth"`         // blocks (12)
-	Heads        int     `json:"heads"`         // heads (12)
-	MLPRatio     int     `json:"mlp_ratio"`     // hidden = Dim·MLPRatio (4)
-	ClipDim      int     `json:"clip_dim"`      // C_clip, the teacher's output dim (512)
-	ReturnLayers int     `json:"return_layers"` // K, the last K blocks are aligned (6)
-	DropPath     float64 `json:"drop_path"`     // stochastic depth at the last block (0.1)
+	ImgSize      int `json:"img_size"`      // input H = W (224)
+	Patch        int `json:"patch"`         // spatial patch (16)
+	Frames       int `json:"frames"`        // T (8)
+	Tubelet      int `json:"tubelet"`       // temporal patch (1 in UMT's scripts)
+	Dim          int `json:"dim"`           // D (768 for B/16)
+	Depth        int `json:"depth"`         // blocks (12)
+	Heads        int `json:"heads"`         // heads (12)
+	MLPRatio     int `json:"mlp_ratio"`     // hidden = Dim·MLPRatio (4)
+	ClipDim      int `json:"clip_dim"`      // C_clip, the teacher's output dim (512)
+	ReturnLayers int `json:"return_layers"` // K, blocks aligned with the teacher's K layers (6)
+	// ReturnInterval spaces the aligned blocks counted from the last
+	// (clip_student_return_interval, a float in the official code; models.ReturnedBlocks);
+	// 0 means 1, the recipe's value: the last K blocks.
+	ReturnInterval float64 `json:"return_interval,omitempty"`
+	DropPath       float64 `json:"drop_path"` // stochastic depth at the last block (0.1)
 }
 
 // Presets: UMT-B/16 and UMT-L/16 as in modeling_pretrain_umt.py and the launch scripts, and the
@@ -38,8 +46,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("vit: depth, mlp_ratio and clip_dim must be positive (got %d, %d, %d)", c.Depth, c.MLPRatio, c.ClipDim)
 	case c.ReturnLayers <= 0 || c.ReturnLayers > c.Depth:
 		return fmt.Errorf("vit: return_layers %d must lie in [1, depth=%d]", c.ReturnLayers, c.Depth)
-	case c.DropPath < 0 || c.DropPath >= 1:
+	case !(c.DropPath >= 0 && c.DropPath < 1):
 		return fmt.Errorf("vit: drop_path %v must lie in [0, 1)", c.DropPath)
+	}
+	if _, err := models.ReturnedBlocks(c.Depth, c.ReturnLayers, c.interval()); err != nil {
+		return fmt.Errorf("vit: return_layers/return_interval: %w", err)
 	}
 	return nil
 }
@@ -65,13 +76,23 @@ func (c Config) Hidden() int { return c.Dim * c.MLPRatio }
 // HeadDim is Dim/Heads.
 func (c Config) HeadDim() int { return c.Dim / c.Heads }
 
-// ReturnIndex lists the aligned blocks in ascending order (depth−K … depth−1).
+// ReturnIndex lists the aligned blocks in ascending order, the order of the outputs' first axis
+// and of the decoders: depth−1−⌊i·ReturnInterval⌋ for i < K (depth−K … depth−1 at interval 1).
+// Nil for a config Validate rejects.
 func (c Config) ReturnIndex() []int {
-	out := make([]int, c.ReturnLayers)
-	for k := range out {
-		out[k] = c.Depth - c.ReturnLayers + k
+	out, err := models.ReturnedBlocks(c.Depth, c.ReturnLayers, c.interval())
+	if err != nil {
+		return nil
 	}
 	return out
+}
+
+// interval is ReturnInterval with its default.
+func (c Config) interval() float64 {
+	if c.ReturnInterval == 0 {
+		return 1
+	}
+	return c.ReturnInterval
 }
 
 // DropRates are the per-block drop-path rates, linspace(0, DropPath, Depth) in float32 as

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/umt-dev/umt/kernels"
+	"github.com/umt-dev/umt/models"
 )
 
 // Batch is one step's input: B clips with the same number nv of visible tokens each.
@@ -37,14 +38,6 @@ func (m *Model) check(b Batch) error {
 		}
 	}
 	return nil
-}
-
-// linear computes y[rows, out] = x[rows, in] Wᵀ (+ bias).
-func linear(be kernels.Backend, y, x, w, bias kernels.Buf, rows, in, out int) {
-	be.Gemm(kernels.Gemm{M: rows, N: out, K: in, Alpha: 1, A: x, LDA: in, B: w, LDB: in, TransB: true, C: y, LDC: out})
-	if !bias.IsZero() {
-		be.AddBias(y, bias, rows, out)
-	}
 }
 
 // stats splits a [2·rows] statistics buffer into mean and rstd.
@@ -81,8 +74,8 @@ func (m *Model) Forward(b Batch, train bool, dropKey uint64) error {
 	m.dropScales(w, train, dropKey)
 
 	// Conv3d patch embedding as one GEMM over the visible patches, then the fixed table's rows.
-	linear(be, w.x0, w.patches, m.pw(ix.patchW), m.pw(ix.patchB), M, PD, D) // [M, D]
-	be.GatherRows(w.peVis, m.pe, w.tokIdx, D)                               // [M, D]
+	models.Linear(be, w.x0, w.patches, m.pw(ix.patchW), m.pw(ix.patchB), M, PD, D) // [M, D]
+	be.GatherRows(w.peVis, m.pe, w.tokIdx, D)                                      // [M, D]
 	be.Add(w.x0, w.x0, w.peVis)
 
 	x := w.x0
@@ -93,18 +86,18 @@ func (m *Model) Forward(b Batch, train bool, dropKey uint64) error {
 		be.Copy(w.bias3.View(0, D), m.pw(bp.qBias))
 		be.Fill(w.bias3.View(D, D), 0)
 		be.Copy(w.bias3.View(2*D, D), m.pw(bp.vBias))
-		linear(be, w.qkv[l], w.ln1[l], m.pw(bp.qkvW), w.bias3, M, D, 3*D)
-		be.Attention(m.attention(w, l))                                          // att [M, D]
-		linear(be, w.xmid[l], w.att[l], m.pw(bp.projW), m.pw(bp.projB), M, D, D) // [M, D]
+		models.Linear(be, w.qkv[l], w.ln1[l], m.pw(bp.qkvW), w.bias3, M, D, 3*D)
+		be.Attention(m.attention(w, l))                                                 // att [M, D]
+		models.Linear(be, w.xmid[l], w.att[l], m.pw(bp.projW), m.pw(bp.projB), M, D, D) // [M, D]
 		if w.dropOn {
 			be.ScaleRows(w.xmid[l], w.xmid[l], w.dp.View((2*l)*w.B, w.B), w.B, w.nv*D)
 		}
 		be.Add(w.xmid[l], x, w.xmid[l])
 		mean2, rstd2 := stats(w.st2[l], M)
 		be.LayerNorm(w.ln2[l], w.xmid[l], m.pw(bp.norm2W), m.pw(bp.norm2B), mean2, rstd2, M, D, Eps)
-		linear(be, w.h1[l], w.ln2[l], m.pw(bp.fc1W), m.pw(bp.fc1B), M, D, Hd) // [M, Hidden]
+		models.Linear(be, w.h1[l], w.ln2[l], m.pw(bp.fc1W), m.pw(bp.fc1B), M, D, Hd) // [M, Hidden]
 		be.GELU(w.g1[l], w.h1[l])
-		linear(be, w.xs[l], w.g1[l], m.pw(bp.fc2W), m.pw(bp.fc2B), M, Hd, D) // [M, D]
+		models.Linear(be, w.xs[l], w.g1[l], m.pw(bp.fc2W), m.pw(bp.fc2B), M, Hd, D) // [M, D]
 		if w.dropOn {
 			be.ScaleRows(w.xs[l], w.xs[l], w.dp.View((2*l+1)*w.B, w.B), w.B, w.nv*D)
 		}
@@ -119,7 +112,7 @@ func (m *Model) Forward(b Batch, train bool, dropKey uint64) error {
 		nm, nr := stats(w.nst.View(k*2*M, 2*M), M)
 		be.LayerNorm(nrm, w.xs[l], m.pw(ix.normW), m.pw(ix.normB), nm, nr, M, D, Eps) // [M, D]
 		be.Add(z, nrm, w.peVis)                                                       // + clip PE at visible rows
-		linear(be, u, z, m.pw(hp.w), m.pw(hp.b), M, D, C)                             // [M, C]
+		models.Linear(be, u, z, m.pw(hp.w), m.pw(hp.b), M, D, C)                      // [M, C]
 		hm, hr := stats(w.hst.View(k*2*M, 2*M), M)
 		be.LayerNorm(v, u, m.pw(hp.normW), m.pw(hp.normB), hm, hr, M, C, Eps)
 		be.L2Normalize(out, v, M, C, 0)

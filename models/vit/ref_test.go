@@ -1,11 +1,10 @@
 package vit
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,37 +23,11 @@ type refSet struct {
 func loadRef(t testing.TB) refSet {
 	t.Helper()
 	dir := testenv.RefData(t)
-	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	c := testenv.RefStage1(t)
+	cfg, err := refConfig(c)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", dir, err)
 	}
-	var man struct {
-		C struct {
-			B, T    int
-			Img     int `json:"img"`
-			Patch   int `json:"patch"`
-			Teacher struct {
-				OutputDim int `json:"output_dim"`
-			} `json:"teacher"`
-			Student struct {
-				EmbedDim int `json:"embed_dim"`
-				Depth    int `json:"depth"`
-				Heads    int `json:"heads"`
-				Tubelet  int `json:"tubelet_size"`
-				K        int `json:"clip_return_layer"`
-				Interval int `json:"clip_student_return_interval"`
-			} `json:"student"`
-		} `json:"config_stage1"`
-	}
-	if err := json.Unmarshal(raw, &man); err != nil {
-		t.Fatalf("manifest.json: %v", err)
-	}
-	c := man.C
-	if c.Student.Interval != 1 {
-		t.Skipf("reference uses clip_student_return_interval %d; only 1 (UMT's recipe) is implemented", c.Student.Interval)
-	}
-	cfg := Config{ImgSize: c.Img, Patch: c.Patch, Frames: c.T, Tubelet: c.Student.Tubelet, Dim: c.Student.EmbedDim,
-		Depth: c.Student.Depth, Heads: c.Student.Heads, MLPRatio: 4, ClipDim: c.Teacher.OutputDim, ReturnLayers: c.Student.K}
 	w, _, err := ReadSafetensors(filepath.Join(dir, "student_tiny_weights.safetensors"))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +36,88 @@ func loadRef(t testing.TB) refSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return refSet{cfg: cfg, B: c.B, weights: w, io: io}
+	r := refSet{cfg: cfg, B: c.B, weights: w, io: io}
+	N, K, C := cfg.Tokens(), cfg.ReturnLayers, cfg.ClipDim
+	r.shape(t, io, "pixel_values", c.B, 3, cfg.Frames, cfg.ImgSize, cfg.ImgSize)
+	r.shape(t, io, "bool_masked_pos", c.B, N)
+	nv := r.visible(t)
+	r.shape(t, io, "targets_clip", K, c.B, nv, C)
+	r.shape(t, io, "outputs_clip", K, c.B, nv, C)
+	if ri, ok := io["return_layer_indices"]; ok {
+		got := make([]int, len(ri.I64))
+		for i, v := range ri.I64 {
+			got[i] = int(v)
+		}
+		if !slices.Equal(got, cfg.ReturnIndex()) {
+			t.Fatalf("reference returns student blocks %v; clip_student_return_interval %v of its manifest gives %v here", got, c.Student.ReturnInterval, cfg.ReturnIndex())
+		}
+	}
+	return r
+}
+
+// refConfig is the student configuration of a reference set: every option from its manifest,
+// or the reason the set cannot be reproduced by this implementation.
+func refConfig(c testenv.Stage1) (Config, error) {
+	if err := c.Deterministic(); err != nil {
+		return Config{}, err
+	}
+	if c.LossType != "l2" {
+		return Config{}, fmt.Errorf("reference set: clip_loss_type %q; the student's loss is UMT's l2 alignment loss (2 - 2 cos) only", c.LossType)
+	}
+	if c.LossRatio != 1 {
+		return Config{}, fmt.Errorf("reference set: clip_loss_ratio %v; the student's loss has weight 1 (the recipe's)", c.LossRatio)
+	}
+	mr := c.MLPRatio()
+	if mr != float64(int(mr)) || mr <= 0 {
+		return Config{}, fmt.Errorf("reference set: mlp_ratio %v; the student's MLP width is dim·mlp_ratio with an integer ratio", mr)
+	}
+	if c.Teacher.ReturnLayers != c.Student.ReturnLayers {
+		return Config{}, fmt.Errorf("reference set: teacher returns %d layers, student %d; UMT aligns them one to one", c.Teacher.ReturnLayers, c.Student.ReturnLayers)
+	}
+	cfg := Config{ImgSize: c.Img, Patch: c.Patch, Frames: c.T, Tubelet: c.Student.Tubelet, Dim: c.Student.Dim,
+		Depth: c.Student.Depth, Heads: c.Student.Heads, MLPRatio: int(mr), ClipDim: c.Teacher.OutputDim,
+		ReturnLayers: c.Student.ReturnLayers, ReturnInterval: c.Student.ReturnInterval, DropPath: c.DropPath()}
+	if cfg.ReturnInterval == 0 && cfg.ReturnLayers > 1 {
+		return Config{}, fmt.Errorf("reference set: clip_student_return_interval 0 with %d layers repeats the last block", cfg.ReturnLayers)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("reference set: %w", err)
+	}
+	if d := c.Derived.StudentReturn; d != nil && !slices.Equal(d, cfg.ReturnIndex()) {
+		return Config{}, fmt.Errorf("reference set: derived student blocks %v; clip_student_return_interval %v gives %v here", d, c.Student.ReturnInterval, cfg.ReturnIndex())
+	}
+	return cfg, nil
+}
+
+// shape fails the test unless the reference tensor has the shape its manifest implies.
+func (r refSet) shape(t testing.TB, m map[string]Tensor, name string, dims ...int) Tensor {
+	t.Helper()
+	x := r.get(t, m, name)
+	if !slices.Equal(x.Shape, dims) {
+		t.Fatalf("reference tensor %s has shape %v; its manifest implies %v", name, x.Shape, dims)
+	}
+	return x
+}
+
+// visible is the number of visible tokens per clip of the reference mask; every clip must have
+// the same number (the student batches equal-length clips, as the official reshape does).
+func (r refSet) visible(t testing.TB) int {
+	t.Helper()
+	mask, N := r.get(t, r.io, "bool_masked_pos"), r.cfg.Tokens()
+	nv := -1
+	for b := 0; b < r.B; b++ {
+		n := 0
+		for _, m := range mask.U8[b*N : (b+1)*N] {
+			if m == 0 {
+				n++
+			}
+		}
+		if nv >= 0 && n != nv {
+			t.Fatalf("reference mask: clip %d has %d visible tokens, clip 0 %d", b, n, nv)
+		}
+		nv = n
+	}
+	return nv
 }
 
 func (r refSet) get(t testing.TB, m map[string]Tensor, name string) Tensor {

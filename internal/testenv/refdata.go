@@ -1,0 +1,139 @@
+package testenv
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// Stage1 is the stage-1 configuration of a reference set (manifest.json → config_stage1 and
+// derived), every option the official run was given. Parsing rejects an option it does not
+// know, so a parity test either uses each option of the set or fails saying which one it
+// cannot read; it never silently tests another configuration than the set's.
+type Stage1 struct {
+	Seed      int64   `json:"seed"`
+	B         int     `json:"B"`     // clips
+	T         int     `json:"T"`     // frames per clip
+	Img       int     `json:"img"`   // frame side, the student's img_size and the teacher's input_resolution
+	Patch     int     `json:"patch"` // patch side of both models
+	MaskRatio float64 `json:"mask_ratio"`
+	LossType  string  `json:"clip_loss_type"`  // l2 | mse | smooth_l1
+	LossRatio float64 `json:"clip_loss_ratio"` // loss = ratio · loss_clip
+	ViTB      bool    `json:"vitb"`            // whether the set also holds ViT-B/16 files
+	Teacher   struct {
+		Width          int     `json:"width"`
+		Layers         int     `json:"layers"`
+		Heads          int     `json:"heads"`
+		OutputDim      int     `json:"output_dim"`
+		ReturnLayers   int     `json:"clip_return_layer"`
+		ReturnInterval float64 `json:"clip_return_interval"`
+	} `json:"teacher"`
+	Student struct {
+		Dim            int     `json:"embed_dim"`
+		Depth          int     `json:"depth"`
+		Heads          int     `json:"heads"`
+		Tubelet        int     `json:"tubelet_size"`
+		ReturnLayers   int     `json:"clip_return_layer"`
+		ReturnInterval float64 `json:"clip_student_return_interval"`
+		// Options the public set leaves at the values its README states; a set may give them.
+		MLPRatio *float64 `json:"mlp_ratio"`       // 4
+		DropPath *float64 `json:"drop_path_rate"` // 0
+	} `json:"student"`
+
+	Derived struct {
+		NVisPerFrame  int     `json:"N_vis_per_frame"`
+		TeacherReturn []int   `json:"teacher_return_index_ascending"`
+		StudentReturn []int   `json:"student_return_index_ascending"`
+		Loss          float64 `json:"loss"`
+	} `json:"-"`
+}
+
+// MLPRatio is the student's MLP ratio (4 unless the set says otherwise).
+func (s Stage1) MLPRatio() float64 {
+	if s.Student.MLPRatio == nil {
+		return 4
+	}
+	return *s.Student.MLPRatio
+}
+
+// DropPath is the student's drop_path_rate (0 unless the set says otherwise).
+func (s Stage1) DropPath() float64 {
+	if s.Student.DropPath == nil {
+		return 0
+	}
+	return *s.Student.DropPath
+}
+
+// Deterministic reports why a set's stage-1 outputs cannot be reproduced by any
+// implementation, or nil: a positive drop-path rate makes the official outputs depend on
+// torch's per-sample random draws, which the set does not store.
+func (s Stage1) Deterministic() error {
+	if d := s.DropPath(); d != 0 {
+		return fmt.Errorf("reference set: student drop_path_rate %v: the official outputs depend on torch's drop-path draws, which the set does not store; regenerate it with drop_path_rate 0", d)
+	}
+	return nil
+}
+
+// ParseStage1 reads the stage-1 part of a manifest.json.
+func ParseStage1(data []byte) (Stage1, error) {
+	var top struct {
+		Config  json.RawMessage `json:"config_stage1"`
+		Derived json.RawMessage `json:"derived"`
+	}
+	if err := json.Unmarshal(data, &top); err != nil {
+		return Stage1{}, fmt.Errorf("manifest.json: %w", err)
+	}
+	if len(top.Config) == 0 {
+		return Stage1{}, fmt.Errorf("manifest.json has no config_stage1")
+	}
+	var s Stage1
+	dec := json.NewDecoder(bytes.NewReader(top.Config))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Stage1{}, fmt.Errorf("manifest.json config_stage1: %w (the parity tests read every stage-1 option; teach internal/testenv the new one and the models its meaning)", err)
+	}
+	if len(top.Derived) > 0 {
+		if err := json.Unmarshal(top.Derived, &s.Derived); err != nil {
+			return Stage1{}, fmt.Errorf("manifest.json derived: %w", err)
+		}
+	}
+	if s.B <= 0 || s.T <= 0 || s.Img <= 0 || s.Patch <= 0 {
+		return Stage1{}, fmt.Errorf("manifest.json config_stage1: B %d, T %d, img %d, patch %d must be positive", s.B, s.T, s.Img, s.Patch)
+	}
+	if s.Img%s.Patch != 0 {
+		return Stage1{}, fmt.Errorf("manifest.json config_stage1: img %d is not a multiple of patch %d", s.Img, s.Patch)
+	}
+	if d := s.Derived.TeacherReturn; d != nil && len(d) != s.Teacher.ReturnLayers {
+		return Stage1{}, fmt.Errorf("manifest.json: derived teacher blocks %v but clip_return_layer %d", d, s.Teacher.ReturnLayers)
+	}
+	if d := s.Derived.StudentReturn; d != nil && len(d) != s.Student.ReturnLayers {
+		return Stage1{}, fmt.Errorf("manifest.json: derived student blocks %v but clip_return_layer %d", d, s.Student.ReturnLayers)
+	}
+	if !slices.IsSorted(s.Derived.TeacherReturn) || !slices.IsSorted(s.Derived.StudentReturn) {
+		return Stage1{}, fmt.Errorf("manifest.json: derived return indices %v / %v are not ascending", s.Derived.TeacherReturn, s.Derived.StudentReturn)
+	}
+	return s, nil
+}
+
+// HW is the number of patches per frame.
+func (s Stage1) HW() int { return (s.Img / s.Patch) * (s.Img / s.Patch) }
+
+// RefStage1 reads the stage-1 configuration of the reference set (RefData), failing the test
+// with the reason when it cannot.
+func RefStage1(tb testing.TB) Stage1 {
+	tb.Helper()
+	dir := RefData(tb)
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := ParseStage1(data)
+	if err != nil {
+		tb.Fatalf("%s: %v", dir, err)
+	}
+	return s
+}
