@@ -68,12 +68,23 @@ func (s Stage1) DropPath() float64 {
 	return *s.Student.DropPath
 }
 
-// Deterministic reports why a set's stage-1 outputs cannot be reproduced by any
-// implementation, or nil: a positive drop-path rate makes the official outputs depend on
-// torch's per-sample random draws, which the set does not store.
-func (s Stage1) Deterministic() error {
-	if d := s.DropPath(); d != 0 {
-		return fmt.Errorf("reference set: student drop_path_rate %v: the official outputs depend on torch's drop-path draws, which the set does not store; regenerate it with drop_path_rate 0", d)
+// Supported reports why this project's stage-1 code cannot reproduce a set, or nil. These are
+// options of the official code that the project does not offer (its loss is UMT's l2 alignment
+// loss with weight 1 and an integer MLP ratio, teacher and student return as many layers) and a
+// positive drop-path rate, whose outputs depend on torch's per-sample draws, which a set does
+// not store.
+func (s Stage1) Supported() error {
+	switch mr := s.MLPRatio(); {
+	case s.DropPath() != 0:
+		return fmt.Errorf("reference set: student drop_path_rate %v: the official outputs depend on torch's drop-path draws, which the set does not store; regenerate it with drop_path_rate 0", s.DropPath())
+	case s.LossType != "l2":
+		return fmt.Errorf("reference set: clip_loss_type %q: the student's loss is UMT's l2 alignment loss (2 - 2 cos) only", s.LossType)
+	case s.LossRatio != 1:
+		return fmt.Errorf("reference set: clip_loss_ratio %v: the stage-1 loss has weight 1 (the recipe's)", s.LossRatio)
+	case mr <= 0 || mr != float64(int(mr)):
+		return fmt.Errorf("reference set: mlp_ratio %v: the student's MLP width is embed_dim·mlp_ratio with an integer ratio", mr)
+	case s.Teacher.ReturnLayers != s.Student.ReturnLayers:
+		return fmt.Errorf("reference set: the teacher returns %d layers, the student %d; UMT aligns them one to one", s.Teacher.ReturnLayers, s.Student.ReturnLayers)
 	}
 	return nil
 }

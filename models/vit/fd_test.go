@@ -3,6 +3,7 @@ package vit
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/umt-dev/umt/kernels/cpu"
@@ -12,9 +13,34 @@ import (
 // reference set, run at drop_path 0, does not cover): for sampled elements of every parameter
 // tensor the analytic gradient must match a central difference of the float32 loss with step
 // 1e-2. Rounding noise of the quotient is ~1e-7·loss/h ≈ 2e-5 and truncation O(h²), so the
-// tolerance is 2e-2 of the tensor's largest gradient, or 2e-4 absolute.
+// tolerance is 2e-2 of the tensor's largest gradient, or 2e-4 absolute. It runs the recipe's
+// last-K blocks and the return intervals 2 and 3, whose aligned blocks are not adjacent (blocks
+// [1 3] of 4 and [1 4] of 5), so that the gradient of every decoder enters the residual stream
+// at its own block and skipped blocks get only what flows back through later ones.
 func TestModelGradientFD(t *testing.T) {
-	cfg := Config{ImgSize: 32, Patch: 8, Frames: 2, Tubelet: 1, Dim: 16, Depth: 3, Heads: 2, MLPRatio: 2, ClipDim: 8, ReturnLayers: 2, DropPath: 0.5}
+	base := Config{ImgSize: 32, Patch: 8, Frames: 2, Tubelet: 1, Dim: 16, Depth: 3, Heads: 2, MLPRatio: 2, ClipDim: 8, ReturnLayers: 2, DropPath: 0.5}
+	for _, c := range []struct {
+		name         string
+		depth        int
+		interval     float64
+		wantReturned []int
+	}{
+		{"interval 1", 3, 1, []int{1, 2}},
+		{"interval 2", 4, 2, []int{1, 3}},
+		{"interval 3", 5, 3, []int{1, 4}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := base
+			cfg.Depth, cfg.ReturnInterval = c.depth, c.interval
+			if got := cfg.ReturnIndex(); !slices.Equal(got, c.wantReturned) {
+				t.Fatalf("returned blocks %v, want %v", got, c.wantReturned)
+			}
+			checkGradientFD(t, cfg)
+		})
+	}
+}
+
+func checkGradientFD(t *testing.T, cfg Config) {
 	be := cpu.New(cpu.Options{Threads: 2})
 	r := rand.New(rand.NewPCG(1, 1))
 	flat := InitParams(cfg, 5)

@@ -58,24 +58,11 @@ func loadRef(t testing.TB) refSet {
 // refConfig is the student configuration of a reference set: every option from its manifest,
 // or the reason the set cannot be reproduced by this implementation.
 func refConfig(c testenv.Stage1) (Config, error) {
-	if err := c.Deterministic(); err != nil {
+	if err := c.Supported(); err != nil {
 		return Config{}, err
 	}
-	if c.LossType != "l2" {
-		return Config{}, fmt.Errorf("reference set: clip_loss_type %q; the student's loss is UMT's l2 alignment loss (2 - 2 cos) only", c.LossType)
-	}
-	if c.LossRatio != 1 {
-		return Config{}, fmt.Errorf("reference set: clip_loss_ratio %v; the student's loss has weight 1 (the recipe's)", c.LossRatio)
-	}
-	mr := c.MLPRatio()
-	if mr != float64(int(mr)) || mr <= 0 {
-		return Config{}, fmt.Errorf("reference set: mlp_ratio %v; the student's MLP width is dim·mlp_ratio with an integer ratio", mr)
-	}
-	if c.Teacher.ReturnLayers != c.Student.ReturnLayers {
-		return Config{}, fmt.Errorf("reference set: teacher returns %d layers, student %d; UMT aligns them one to one", c.Teacher.ReturnLayers, c.Student.ReturnLayers)
-	}
 	cfg := Config{ImgSize: c.Img, Patch: c.Patch, Frames: c.T, Tubelet: c.Student.Tubelet, Dim: c.Student.Dim,
-		Depth: c.Student.Depth, Heads: c.Student.Heads, MLPRatio: int(mr), ClipDim: c.Teacher.OutputDim,
+		Depth: c.Student.Depth, Heads: c.Student.Heads, MLPRatio: int(c.MLPRatio()), ClipDim: c.Teacher.OutputDim,
 		ReturnLayers: c.Student.ReturnLayers, ReturnInterval: c.Student.ReturnInterval, DropPath: c.DropPath()}
 	if cfg.ReturnInterval == 0 && cfg.ReturnLayers > 1 {
 		return Config{}, fmt.Errorf("reference set: clip_student_return_interval 0 with %d layers repeats the last block", cfg.ReturnLayers)
