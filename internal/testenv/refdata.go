@@ -40,7 +40,7 @@ type Stage1 struct {
 		ReturnLayers   int     `json:"clip_return_layer"`
 		ReturnInterval float64 `json:"clip_student_return_interval"`
 		// Options the public set leaves at the values its README states; a set may give them.
-		MLPRatio *float64 `json:"mlp_ratio"`       // 4
+		MLPRatio *float64 `json:"mlp_ratio"`      // 4
 		DropPath *float64 `json:"drop_path_rate"` // 0
 	} `json:"student"`
 
