@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -147,4 +149,68 @@ func RefStage1(tb testing.TB) Stage1 {
 		tb.Fatalf("%s: %v", dir, err)
 	}
 	return s
+}
+
+// WriteStage1Manifest writes dir/manifest.json holding s (config_stage1 and derived), for
+// tests that build a reference set with other options; extra adds or replaces config_stage1
+// keys (e.g. an option the parity tests do not know).
+func WriteStage1Manifest(dir string, s Stage1, extra map[string]any) error {
+	cfg, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(cfg, &m); err != nil {
+		return err
+	}
+	if s.Student.MLPRatio == nil {
+		delete(m["student"].(map[string]any), "mlp_ratio")
+	}
+	if s.Student.DropPath == nil {
+		delete(m["student"].(map[string]any), "drop_path_rate")
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	d := map[string]any{
+		"N_vis_per_frame": s.Derived.NVisPerFrame, "loss": s.Derived.Loss,
+		"teacher_return_index_ascending": s.Derived.TeacherReturn,
+		"student_return_index_ascending": s.Derived.StudentReturn,
+	}
+	data, err := json.MarshalIndent(map[string]any{"config_stage1": m, "derived": d}, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o644)
+}
+
+// RunParity runs the tests matching pattern of the current test binary in a child process
+// against the reference set in dir (UMT_REFDATA=dir) and checks how they end: with wantErr
+// empty every matching test must pass and none may skip; otherwise the run must fail with
+// wantErr in its output. A panic or a skip fails the check either way: a parity test meeting a
+// set it cannot handle must say why.
+func RunParity(tb testing.TB, dir, pattern, wantErr string) {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "UMT_REFDATA="+dir)
+	out, err := cmd.CombinedOutput()
+	text := string(out)
+	show := text
+	if len(show) > 4000 {
+		show = "…" + show[len(show)-4000:]
+	}
+	switch {
+	case strings.Contains(text, "panic:"):
+		tb.Fatalf("%s on %s panicked:\n%s", pattern, dir, show)
+	case strings.Contains(text, "--- SKIP"):
+		tb.Fatalf("%s on %s skipped:\n%s", pattern, dir, show)
+	case !strings.Contains(text, "=== RUN"):
+		tb.Fatalf("%s matched no test:\n%s", pattern, show)
+	case wantErr == "" && err != nil:
+		tb.Fatalf("%s on a valid set %s failed (%v):\n%s", pattern, dir, err, show)
+	case wantErr != "" && err == nil:
+		tb.Fatalf("%s on %s passed, want a failure saying %q:\n%s", pattern, dir, wantErr, show)
+	case wantErr != "" && !strings.Contains(text, wantErr):
+		tb.Fatalf("%s on %s failed without saying %q:\n%s", pattern, dir, wantErr, show)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/umt-dev/umt/internal/testenv"
@@ -30,20 +31,23 @@ func tinyProv(layout string, nMasks int) schemas.Provenance {
 		MaskRatio: 0.8, Masks: nMasks, Frames: 4, Size: 64, K: 2, HW: 16, D: 32}
 }
 
-// refRows turns the reference set's teacher run (2 clips of real tiny-CLIP targets and
-// attention) into full-layout rows.
+// refRows turns the reference set's teacher run (its B clips of real tiny-CLIP targets and
+// attention) into full-layout rows, with every size from the set's manifest.
 func refRows(t testing.TB) (schemas.Provenance, []schemas.ClipRow, map[string]vit.Tensor) {
 	t.Helper()
 	dir := testenv.RefData(t)
+	m := testenv.RefStage1(t)
 	io, _, err := vit.ReadSafetensors(filepath.Join(dir, "teacher_tiny_io.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, feat, attn := io["raw_frames_u8"], io["teacher.features"], io["teacher.attn_cls"]
-	B, T, S := raw.Shape[0], raw.Shape[1], raw.Shape[2]
-	K, N, D := feat.Shape[0], feat.Shape[2], feat.Shape[3]
+	B, T, S, HW := m.B, m.T, m.Img, m.HW()
+	K, N, D := m.Teacher.ReturnLayers, m.T*m.HW(), m.Teacher.OutputDim
+	raw := refShape(t, io, "raw_frames_u8", B, T, S, S, 3)
+	feat := refShape(t, io, "teacher.features", K, B, N, D)
+	attn := refShape(t, io, "teacher.attn_cls", B*T, HW)
 	p := tinyProv("full", 0)
-	p.Frames, p.Size, p.K, p.HW, p.D = T, S, K, N/T, D
+	p.Frames, p.Size, p.K, p.HW, p.D, p.Resolution, p.MaskRatio = T, S, K, HW, D, S, m.MaskRatio
 	var rows []schemas.ClipRow
 	for b := 0; b < B; b++ {
 		r := schemas.ClipRow{SourceURI: fmt.Sprintf("ref://%d", b), SpanEndS: 1,
@@ -57,13 +61,46 @@ func refRows(t testing.TB) (schemas.Provenance, []schemas.ClipRow, map[string]vi
 		for n := 0; n < N; n++ {
 			r.TeacherTokens = append(r.TeacherTokens, int32(n))
 		}
-		r.TeacherCLSAttn = schemas.F16Bits(nil, attn.F32[b*T*p.HW:(b+1)*T*p.HW])
+		r.TeacherCLSAttn = schemas.F16Bits(nil, attn.F32[b*T*HW:(b+1)*T*HW])
 		if err := r.Validate(p); err != nil {
 			t.Fatal(err)
 		}
 		rows = append(rows, r)
 	}
 	return p, rows, io
+}
+
+// refShape returns a reference tensor after checking it has the shape the set's manifest
+// implies, so a set with other sizes fails with the reason instead of an index out of range.
+func refShape(t testing.TB, m map[string]vit.Tensor, name string, dims ...int) vit.Tensor {
+	t.Helper()
+	x, ok := m[name]
+	if !ok {
+		t.Fatalf("reference set has no tensor %s", name)
+	}
+	if !slices.Equal(x.Shape, dims) {
+		t.Fatalf("reference tensor %s has shape %v; its manifest implies %v", name, x.Shape, dims)
+	}
+	return x
+}
+
+// refConfig is the tiny preset with the student and the masking of the reference set: every
+// stage-1 option of its manifest, or a failure naming the one this code cannot reproduce.
+func refConfig(t testing.TB) Config {
+	t.Helper()
+	m := testenv.RefStage1(t)
+	if err := m.Supported(); err != nil {
+		t.Fatal(err)
+	}
+	c := tinyConfig(t)
+	c.Model = vit.Config{ImgSize: m.Img, Patch: m.Patch, Frames: m.T, Tubelet: m.Student.Tubelet, Dim: m.Student.Dim,
+		Depth: m.Student.Depth, Heads: m.Student.Heads, MLPRatio: int(m.MLPRatio()), ClipDim: m.Teacher.OutputDim,
+		ReturnLayers: m.Student.ReturnLayers, ReturnInterval: m.Student.ReturnInterval, DropPath: m.DropPath()}
+	c.MaskRatio = m.MaskRatio
+	if err := c.Validate(); err != nil {
+		t.Fatalf("reference set %s: %v", testenv.RefData(t), err)
+	}
+	return c
 }
 
 // synthRows makes n clips of random frames, unit teacher features and positive attention in

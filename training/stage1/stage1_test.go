@@ -28,24 +28,29 @@ func TestBatchMatchesReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := tinyConfig(t)
-	N := p.Frames * p.HW
-	var patches, targets []float32
-	B := len(rows)
-	nv := 0
+	c := refConfig(t)
+	if err := CheckDataset(c, p); err != nil {
+		t.Fatalf("the reference rows do not fit the reference student: %v", err)
+	}
+	B, N, K, D := len(rows), p.Frames*p.HW, p.K, p.D
+	mask := refShape(t, sio, "bool_masked_pos", B, N)
+	px := refShape(t, sio, "pixel_values", B, 3, p.Frames, p.Size, p.Size).F32
+	nv := -1
 	perClip := [][]float32{}
 	for b := range rows {
 		var toks []int
 		var t32 []int32
 		for n := 0; n < N; n++ {
-			if sio["bool_masked_pos"].U8[b*N+n] == 0 {
+			if mask.U8[b*N+n] == 0 {
 				toks = append(toks, n)
 				t32 = append(t32, int32(n))
 			}
 		}
+		if nv >= 0 && len(toks) != nv {
+			t.Fatalf("reference mask: clip %d has %d visible tokens, clip 0 %d", b, len(toks), nv)
+		}
 		nv = len(toks)
 		got := PatchesFromFrames(c.Model, rows[b].Frames, t32)
-		px := sio["pixel_values"].F32
 		want, err := vit.Patchify(c.Model, px[b*len(px)/B:(b+1)*len(px)/B], t32)
 		if err != nil {
 			t.Fatal(err)
@@ -55,26 +60,24 @@ func TestBatchMatchesReference(t *testing.T) {
 				t.Fatalf("clip %d patch value %d: %v, reference pixel_values give %v", b, i, got[i], want[i])
 			}
 		}
-		patches = append(patches, got...)
 		tg, err := Targets(p, &rows[b], toks)
 		if err != nil {
 			t.Fatal(err)
 		}
 		perClip = append(perClip, tg)
 	}
-	targets = make([]float32, p.K*B*nv*p.D)
+	targets := make([]float32, K*B*nv*D)
 	for b, tg := range perClip {
-		for k := 0; k < p.K; k++ {
-			copy(targets[((k*B+b)*nv)*p.D:], tg[k*nv*p.D:(k+1)*nv*p.D])
+		for k := 0; k < K; k++ {
+			copy(targets[((k*B+b)*nv)*D:], tg[k*nv*D:(k+1)*nv*D])
 		}
 	}
-	ref := sio["targets_clip"].F32
+	ref := refShape(t, sio, "targets_clip", K, B, nv, D).F32
 	for i := range ref {
 		if d := math.Abs(float64(targets[i] - ref[i])); d > math.Abs(float64(ref[i]))/2048+1e-7 {
 			t.Fatalf("target %d: %v, reference %v (beyond float16 rounding)", i, targets[i], ref[i])
 		}
 	}
-	_ = patches
 }
 
 // TestVisibleModes: sample keeps V per frame; stored returns one of the stored masks; among
@@ -199,7 +202,7 @@ func TestDeterministicResume(t *testing.T) {
 // the teacher on freshly masked tokens. Init seeds 1, 3, 5 and 11 all end at 0.23-0.25.
 func TestLearnsReferenceClips(t *testing.T) {
 	p, rows, _ := refRows(t)
-	c := tinyConfig(t)
+	c := refConfig(t)
 	c.Epochs, c.WarmupEpochs, c.MaxSteps = 60, 6, 60
 	c.LR, c.MinLR = 5e-3*256/2, 1e-4*256/2
 	c.Model.DropPath = 0

@@ -48,8 +48,9 @@ func videoDataset(t *testing.T) (*shard.Dataset, schemas.Provenance) {
 		t.Skipf("only %d videos with 3 ground-truth frames under %s", len(videos), frameDir)
 	}
 	ctx := context.Background()
-	ref := testenv.RefData(t)
-	w, tcfg, err := clip.Load(ctx, filepath.Join(ref, "teacher_tiny_openai.safetensors"), clip.LoadOptions{Config: clip.Config{Resolution: 64, ReturnLayers: 2}})
+	ref, m := testenv.RefData(t), testenv.RefStage1(t)
+	w, tcfg, err := clip.Load(ctx, filepath.Join(ref, "teacher_tiny_openai.safetensors"), clip.LoadOptions{Config: clip.Config{
+		Heads: m.Teacher.Heads, Resolution: m.Img, ReturnLayers: m.Teacher.ReturnLayers, ReturnInterval: m.Teacher.ReturnInterval}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +60,11 @@ func videoDataset(t *testing.T) (*shard.Dataset, schemas.Provenance) {
 		t.Fatal(err)
 	}
 	defer teacher.Close()
-	const T, S = 3, 64
+	T, S := 3, m.Img
 	hw := tcfg.Grid() * tcfg.Grid()
 	p := schemas.Provenance{SchemaVersion: schemas.ClipSchemaVersion, UMTVersion: "test", Teacher: "refdata tiny CLIP", TeacherSHA256: "00",
-		Resolution: 64, Normalisation: "imagenet", Sampler: "frames p10/p50/p90", Layout: "full", Precision: schemas.PrecisionF16,
-		MaskRatio: 0.8, Frames: T, Size: S, K: 2, HW: hw, D: tcfg.OutputDim}
+		Resolution: S, Normalisation: "imagenet", Sampler: "frames p10/p50/p90", Layout: "full", Precision: schemas.PrecisionF16,
+		MaskRatio: m.MaskRatio, Frames: T, Size: S, K: tcfg.ReturnLayers, HW: hw, D: tcfg.OutputDim}
 	dir := t.TempDir()
 	store, err := storage.Open(ctx, dir)
 	if err != nil {
@@ -148,7 +149,7 @@ func downscale(t *testing.T, path string, s int) []byte {
 func TestLearnsFromVideoFrames(t *testing.T) {
 	ds, p := videoDataset(t)
 	defer ds.Close()
-	c := tinyConfig(t)
+	c := refConfig(t)
 	c.Model.Frames = p.Frames
 	c.Epochs, c.WarmupEpochs = 10, 1
 	be := cpu.New(cpu.Options{})
