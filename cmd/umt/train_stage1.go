@@ -27,6 +27,7 @@ func init() {
 		threads                           int
 		seed                              int64
 		peakGFLOPS                        float64
+		sets                              repeated
 	)
 	register(&Command{
 		Path:    "train stage1",
@@ -38,7 +39,13 @@ and aligns its last K blocks to the stored teacher features (mean of 2 − 2·co
 AdamW with linear warmup and cosine decay (lr scaled by the global batch as UMT does).
 
 --config takes a JSON file or a bundled preset: tiny (CPU smoke runs), b16, l16 (UMT's recipes:
-64 clips × 32 ranks, 201 epochs). A file may say {"preset": "b16", ...} and override fields.
+64 clips × 32 ranks, 201 epochs). A file may say {"preset": "b16", ...} and override fields;
+--set key=value (repeatable) overrides one field without a file, by its JSON name, dotted into
+objects (--set batch_size=4 --set model.depth=6 --set optim.weight_decay=0). A preset takes
+what the dataset's provenance fixes and the log says so: model.return_layers (the stored
+teacher layers), model.clip_dim (the teacher's dim), mask_ratio, and masks "among" for a
+visible:M layout; fields of a config file and --set are kept, and a mismatch is an error naming
+the --set that fixes it. The fields are listed in configs/README.md.
 Every --log-every steps it prints loss, lr, grad norm, clips/s and estimated MFU; every step is
 appended to OUTPUT/metrics.jsonl; checkpoints go to OUTPUT/checkpoints (step-N/ with model.safetensors
 in the official PyTorch state-dict naming, AdamW state and state.json; 'latest' names the newest);
@@ -49,12 +56,15 @@ rank's batch in turn and averages the gradients, the update UMT's 32-GPU DDP mak
 --resume continues a run bit for bit (same weights, optimiser state, data order and masks).
 
 Examples:
-  umt train stage1 --data /tmp/ds --config tiny --output /tmp/run --max-steps 50
+  umt train stage1 --data out/demo --config tiny --output out/demo-run --max-steps 20
+  umt train stage1 --data /tmp/ds --config tiny --set batch_size=4 --set lr=0.05 --output /tmp/run
   umt train stage1 --data gs://bucket/k710 --config b16 --output /ckpt/b16 --device cuda
   umt train stage1 --data /tmp/ds --config tiny --output /tmp/run --resume /tmp/run/checkpoints`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&data, "data", "", "dataset: local directory or gs:// prefix written by 'umt prep' (required)")
-			fs.StringVar(&config, "config", "tiny", "config file (JSON) or preset name: tiny, b16, l16")
+			fs.StringVar(&config, "config", "tiny", "training config: a preset name (tiny, b16, l16) or a JSON file")
+			sets = nil
+			fs.Var(&sets, "set", "override one config field: key=value, JSON names dotted into objects (model.depth=6); repeatable")
 			fs.StringVar(&out, "output", "runs/stage1", "run directory for checkpoints, metrics.jsonl and loss.png")
 			fs.StringVar(&resume, "resume", "", "checkpoint to continue from: a checkpoints/ directory (follows 'latest') or one step-N/ directory")
 			fs.StringVar(&device, "device", "auto", "compute backend: cpu, cuda, or auto (cuda when a GPU works, else cpu)")
@@ -72,10 +82,11 @@ Examples:
 			if data == "" {
 				return usagef("--data is required (a dataset directory or gs:// prefix written by 'umt prep')")
 			}
-			cfg, err := stage1.LoadConfig(config)
+			rec, err := stage1.LoadRecipe(config, sets)
 			if err != nil {
 				return usagef("%v", err)
 			}
+			cfg := &rec.Config
 			if world > 0 {
 				cfg.World = world
 			}
@@ -98,6 +109,9 @@ Examples:
 				return fmt.Errorf("opening %s: %w", data, err)
 			}
 			defer ds.Close()
+			for _, n := range rec.FitDataset(ds.Provenance()) {
+				fmt.Fprintf(stdout, "config: %s\n", n)
+			}
 			be, peak, closeBE, err := openTrainBackend(device, threads)
 			if err != nil {
 				return err
@@ -106,7 +120,7 @@ Examples:
 			if peakGFLOPS > 0 {
 				peak = peakGFLOPS * 1e9
 			}
-			tr, err := stage1.New(be, cfg, ds, ds.Provenance(), stage1.Options{Out: out, Log: stdout, PeakFLOPS: peak})
+			tr, err := stage1.New(be, *cfg, ds, ds.Provenance(), stage1.Options{Out: out, Log: stdout, PeakFLOPS: peak})
 			if err != nil {
 				return err
 			}
@@ -197,3 +211,9 @@ func gpuPeak(name string) float64 {
 	}
 	return 0
 }
+
+// repeated is a flag that may be given several times; it keeps every value in order.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, " ") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }

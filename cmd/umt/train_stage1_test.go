@@ -160,4 +160,16 @@ func TestTrainStage1CLI(t *testing.T) {
 	if code, _ := capture(t, "train", "stage1", "--data", data, "--config", "no-such-preset.json"); code != 2 {
 		t.Errorf("bad --config: exit %d, want 2", code)
 	}
+	// --set: an unknown field is a usage error naming the fields; a valid one is applied (the
+	// tiny dataset then misses the model by exactly that field, and the error names the fix).
+	stderr := captureStderr(t, func() { code, _ = capture(t, "train", "stage1", "--data", data, "--set", "nokey=1") })
+	if code != 2 || !strings.Contains(stderr, "batch_size") {
+		t.Errorf("--set nokey=1: exit %d, %q; want 2 and the list of fields", code, stderr)
+	}
+	stderr = captureStderr(t, func() {
+		code, _ = capture(t, "train", "stage1", "--data", data, "--device", "cpu", "--output", t.TempDir(), "--set", "model.return_layers=3", "--set", "model.depth=3")
+	})
+	if code != 1 || !strings.Contains(stderr, "--set model.return_layers=2") {
+		t.Errorf("--set model.return_layers=3 on a 2-layer dataset: exit %d, %q; want 1 and the override that fixes it", code, stderr)
+	}
 }

@@ -21,19 +21,26 @@ func CheckDataset(c Config, p schemas.Provenance) error {
 	if !p.HasTeacher() {
 		return fmt.Errorf("stage1: the dataset holds frames only (layout %s): add the teacher's features with umt prep --phase=teacher --input DATASET --output NEW --teacher T, and train on NEW", p.Layout)
 	}
+	grid := isqrt(p.HW)
 	switch {
 	case p.Frames != m.Frames:
-		return fmt.Errorf("stage1: dataset has %d frames per clip, the model %d", p.Frames, m.Frames)
-	case p.Size != m.ImgSize:
-		return fmt.Errorf("stage1: dataset frames are %d px, the model takes %d; rebuild the dataset at %d px or change img_size", p.Size, m.ImgSize, m.ImgSize)
-	case p.HW != m.HW():
-		return fmt.Errorf("stage1: teacher has %d tokens per frame, the student %d; their grids must match", p.HW, m.HW())
+		return fmt.Errorf("stage1: dataset has %d frames per clip, the model %d; use --set model.frames=%d", p.Frames, m.Frames, p.Frames)
+	case p.Size != m.ImgSize || p.HW != m.HW():
+		fix := fmt.Sprintf("rebuild the dataset with umt prep --size %d", m.ImgSize)
+		if grid > 0 && grid*grid == p.HW && p.Size%grid == 0 {
+			fix = fmt.Sprintf("use --set model.img_size=%d --set model.patch=%d", p.Size, p.Size/grid)
+		}
+		return fmt.Errorf("stage1: dataset frames are %d px on a %d×%d teacher grid, the model takes %d px in patches of %d (a %d×%d grid); %s", p.Size, grid, grid, m.ImgSize, m.Patch, m.Grid(), m.Grid(), fix)
 	case p.K != m.ReturnLayers:
-		return fmt.Errorf("stage1: dataset stores %d teacher layers, the model aligns %d (return_layers)", p.K, m.ReturnLayers)
+		fix := fmt.Sprintf("--set model.return_layers=%d", p.K)
+		if p.K > m.Depth {
+			fix += fmt.Sprintf(" --set model.depth=%d", p.K)
+		}
+		return fmt.Errorf("stage1: dataset stores %d teacher layers, the model aligns %d (model.return_layers); use %s", p.K, m.ReturnLayers, fix)
 	case p.D != m.ClipDim:
-		return fmt.Errorf("stage1: teacher features have %d dims, the model's heads output %d (clip_dim)", p.D, m.ClipDim)
+		return fmt.Errorf("stage1: teacher features have %d dims, the model's heads output %d (model.clip_dim); use --set model.clip_dim=%d", p.D, m.ClipDim, p.D)
 	case p.MaskRatio != c.MaskRatio:
-		return fmt.Errorf("stage1: dataset was prepared for mask ratio %v, the config says %v", p.MaskRatio, c.MaskRatio)
+		return fmt.Errorf("stage1: dataset was prepared for mask ratio %v, the config says %v; use --set mask_ratio=%v", p.MaskRatio, c.MaskRatio, p.MaskRatio)
 	}
 	lay, err := schemas.ParseLayout(p.Layout)
 	if err != nil {
@@ -42,14 +49,23 @@ func CheckDataset(c Config, p schemas.Provenance) error {
 	switch c.Masks {
 	case MasksSample:
 		if lay.Visible {
-			return fmt.Errorf("stage1: masks %q needs teacher features at every token but the dataset layout is %s; use %q or %q", MasksSample, p.Layout, MasksAmong, MasksStored)
+			return fmt.Errorf("stage1: masks %q needs teacher features at every token but the dataset layout is %s; use --set masks=%s (or --set masks=%s)", MasksSample, p.Layout, MasksAmong, MasksStored)
 		}
 	case MasksStored:
 		if p.Masks == 0 {
-			return fmt.Errorf("stage1: masks %q but the dataset stores no masks; use %q", MasksStored, MasksSample)
+			return fmt.Errorf("stage1: masks %q but the dataset stores no masks; use --set masks=%s", MasksStored, MasksSample)
 		}
 	}
 	return nil
+}
+
+// isqrt is the integer square root of n (0 when n < 1).
+func isqrt(n int) int {
+	g := 0
+	for (g+1)*(g+1) <= n {
+		g++
+	}
+	return g
 }
 
 // Visible picks the visible patch indices per frame ([T][nVis], ascending) of one clip in an

@@ -83,32 +83,55 @@ func LoadConfig(arg string) (Config, error) {
 	return ParseConfig(b)
 }
 
-// Validate checks every field.
+// Validate checks every field; each error names the --set override that fixes it.
 func (c Config) Validate() error {
 	if err := c.Model.Validate(); err != nil {
-		return err
+		return fmt.Errorf("stage1: model: %w; %s", err, modelFix(c.Model))
 	}
 	switch {
 	case c.BatchSize <= 0:
-		return fmt.Errorf("stage1: batch_size %d must be positive", c.BatchSize)
+		return fmt.Errorf("stage1: batch_size %d must be positive; use --set batch_size=1", c.BatchSize)
 	case c.World <= 0:
-		return fmt.Errorf("stage1: world %d must be positive", c.World)
-	case c.Epochs <= 0 || c.WarmupEpochs < 0 || c.WarmupEpochs >= c.Epochs:
-		return fmt.Errorf("stage1: need 0 <= warmup_epochs (%d) < epochs (%d)", c.WarmupEpochs, c.Epochs)
-	case !(c.LR > 0) || c.MinLR < 0 || c.MinLR > c.LR:
-		return fmt.Errorf("stage1: need 0 <= min_lr (%v) <= lr (%v), lr > 0", c.MinLR, c.LR)
+		return fmt.Errorf("stage1: world %d must be positive; use --world 1", c.World)
+	case c.Epochs <= 0:
+		return fmt.Errorf("stage1: epochs %d must be positive; use --set epochs=%d", c.Epochs, c.WarmupEpochs+1)
+	case c.WarmupEpochs < 0 || c.WarmupEpochs >= c.Epochs:
+		return fmt.Errorf("stage1: need 0 <= warmup_epochs (%d) < epochs (%d); use --set warmup_epochs=%d", c.WarmupEpochs, c.Epochs, c.Epochs/5)
+	case !(c.LR > 0):
+		return fmt.Errorf("stage1: lr %v must be positive; use --set lr=%.3g", c.LR, max(1.5e-4, 15*c.MinLR))
+	case c.MinLR < 0 || c.MinLR > c.LR:
+		return fmt.Errorf("stage1: need 0 <= min_lr (%v) <= lr (%v); use --set min_lr=%.3g", c.MinLR, c.LR, c.LR/15)
 	case !(c.MaskRatio >= 0 && c.MaskRatio < 1):
-		return fmt.Errorf("stage1: mask_ratio %v must lie in [0, 1)", c.MaskRatio)
+		return fmt.Errorf("stage1: mask_ratio %v must lie in [0, 1); use --set mask_ratio=0.8", c.MaskRatio)
 	case c.Masks != MasksSample && c.Masks != MasksStored && c.Masks != MasksAmong:
-		return fmt.Errorf("stage1: masks %q must be %s, %s or %s", c.Masks, MasksSample, MasksStored, MasksAmong)
+		return fmt.Errorf("stage1: masks %q must be %s, %s or %s; use --set masks=%s", c.Masks, MasksSample, MasksStored, MasksAmong, MasksSample)
 	case c.Optim.Beta1 < 0 || c.Optim.Beta1 >= 1 || c.Optim.Beta2 < 0 || c.Optim.Beta2 >= 1 || c.Optim.Eps <= 0 || c.Optim.WeightDecay < 0 || c.Optim.ClipGrad < 0:
-		return fmt.Errorf("stage1: optim %+v: betas in [0,1), eps > 0, weight_decay and clip_grad >= 0", c.Optim)
+		return fmt.Errorf("stage1: optim %+v: betas in [0,1), eps > 0, weight_decay and clip_grad >= 0; UMT's are --set optim.beta1=0.9 --set optim.beta2=0.95 --set optim.eps=1e-8 --set optim.weight_decay=0.05 --set optim.clip_grad=0", c.Optim)
 	case c.LogEvery < 0 || c.CkptEvery < 0 || c.MaxSteps < 0:
-		return fmt.Errorf("stage1: log_every, ckpt_every and max_steps must be >= 0")
+		return fmt.Errorf("stage1: log_every (%d), ckpt_every (%d) and max_steps (%d) must be >= 0; use --set log_every=%d --set ckpt_every=%d --set max_steps=%d", c.LogEvery, c.CkptEvery, c.MaxSteps, max(c.LogEvery, 0), max(c.CkptEvery, 0), max(c.MaxSteps, 0))
 	case c.Model.Tubelet != 1:
-		return fmt.Errorf("stage1: tubelet %d: the stored teacher attention is per frame, so training needs tubelet 1 (as UMT)", c.Model.Tubelet)
+		return fmt.Errorf("stage1: tubelet %d: the stored teacher attention is per frame, so training needs tubelet 1 (as UMT); use --set model.tubelet=1", c.Model.Tubelet)
 	}
 	return nil
+}
+
+// modelFix names the override that repairs the first field vit.Config.Validate rejects.
+func modelFix(m vit.Config) string {
+	switch {
+	case m.Patch <= 0 || m.ImgSize <= 0 || m.ImgSize%m.Patch != 0:
+		return fmt.Sprintf("use --set model.patch=16 --set model.img_size=%d", max(16, (m.ImgSize+15)/16*16))
+	case m.Tubelet <= 0 || m.Frames <= 0 || m.Frames%m.Tubelet != 0:
+		return fmt.Sprintf("use --set model.tubelet=1 --set model.frames=%d", max(1, m.Frames))
+	case m.Heads <= 0 || m.Dim <= 0 || m.Dim%m.Heads != 0:
+		return fmt.Sprintf("use --set model.heads=%d --set model.dim=%d", max(1, m.Dim/64), max(64, (m.Dim+63)/64*64))
+	case m.Depth <= 0 || m.MLPRatio <= 0 || m.ClipDim <= 0:
+		return fmt.Sprintf("use --set model.depth=%d --set model.mlp_ratio=%d --set model.clip_dim=%d", max(1, m.Depth, m.ReturnLayers), max(1, m.MLPRatio), max(1, m.ClipDim))
+	case m.ReturnLayers <= 0 || m.ReturnLayers > m.Depth:
+		return fmt.Sprintf("use --set model.return_layers=%d (or --set model.depth=%d)", max(1, min(m.ReturnLayers, m.Depth)), max(1, m.ReturnLayers))
+	case m.DropPath < 0 || m.DropPath >= 1:
+		return "use --set model.drop_path=0.1"
+	}
+	return "see configs/README.md for the model fields"
 }
 
 // PeakLR and FinalLR are the scaled learning rates (UMT's linear rule over the global batch).

@@ -73,7 +73,11 @@ func New(be kernels.Trainer, c Config, src loader.Source[schemas.ClipRow], p sch
 	// partition is skipped (the engine's `if step >= num_training_steps_per_epoch: continue`).
 	iters := src.Len() / c.BatchSize / c.World
 	if iters == 0 {
-		return nil, fmt.Errorf("stage1: %d clips give no full step of %d clips × %d ranks; lower batch_size or world", src.Len(), c.BatchSize, c.World)
+		fix := fmt.Sprintf("--set batch_size=%d", src.Len()/c.World)
+		if src.Len() < c.World {
+			fix = fmt.Sprintf("--world 1 --set batch_size=%d", max(1, min(src.Len(), c.BatchSize)))
+		}
+		return nil, fmt.Errorf("stage1: %d clips give no full step of %d clips × %d ranks; use %s", src.Len(), c.BatchSize, c.World, fix)
 	}
 	for r := 0; r < c.World; r++ {
 		ld, err := loader.New(src, loader.Options{Seed: c.Seed, Rank: r, World: c.World, BatchSize: c.BatchSize, EpochBatches: iters})
