@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
+
+	"github.com/umt-dev/umt/models/weights"
 )
 
 // Weights are the teacher's parameters on the host, float32, in OpenAI/UMT layout:
@@ -130,4 +133,49 @@ func hasSuffix(s string, suffixes ...string) bool {
 		}
 	}
 	return false
+}
+
+// OpenAITensors returns the weights as a checkpoint in OpenAI naming with the "visual." prefix
+// (what UMT's extraction notebook keeps of clip.load's state dict), for Write or weights.Write.
+func (w *Weights) OpenAITensors(c Config) ([]weights.Tensor, error) {
+	c = c.WithDefaults()
+	if err := w.check(c); err != nil {
+		return nil, err
+	}
+	var out []weights.Tensor
+	for _, s := range w.specs(c) {
+		out = append(out, weights.F32Tensor("visual."+s.name, s.shape, *s.dst))
+	}
+	return out, nil
+}
+
+// HFTensors returns the weights as a Hugging Face CLIPVisionModelWithProjection checkpoint
+// (vision_model.* and visual_projection.weight): in_proj split into q/k/v_proj, proj
+// transposed to [O, D].
+func (w *Weights) HFTensors(c Config) ([]weights.Tensor, error) {
+	c = c.WithDefaults()
+	if err := w.check(c); err != nil {
+		return nil, err
+	}
+	var out []weights.Tensor
+	for _, s := range w.specs(c) {
+		v := *s.dst
+		switch {
+		case hasSuffix(s.name, "attn.in_proj_weight", "attn.in_proj_bias"):
+			block, _, _ := strings.Cut(strings.TrimPrefix(s.name, "transformer.resblocks."), ".")
+			kind, part := "bias", []int{s.shape[0] / 3}
+			if hasSuffix(s.name, "weight") {
+				kind, part = "weight", append(part, s.shape[1])
+			}
+			n := len(v) / 3
+			for i, p := range []string{"q_proj", "k_proj", "v_proj"} {
+				out = append(out, weights.F32Tensor(fmt.Sprintf("vision_model.encoder.layers.%s.self_attn.%s.%s", block, p, kind), part, v[i*n:(i+1)*n]))
+			}
+		case s.name == "proj":
+			out = append(out, weights.F32Tensor(hfName(s.name), []int{s.shape[1], s.shape[0]}, transpose(v, s.shape[0], s.shape[1])))
+		default:
+			out = append(out, weights.F32Tensor(hfName(s.name), s.shape, v))
+		}
+	}
+	return out, nil
 }
