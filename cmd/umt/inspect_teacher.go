@@ -27,7 +27,7 @@ func init() {
 		Short: "run the CLIP teacher on frames from a safetensors file",
 		// The spellings before prep's words were used here too; they still parse.
 		Aliases: map[string]string{"weights": "teacher", "config": "teacher-config", "out": "output",
-			"resolution": "teacher-resolution", "return-layers": "teacher-layers"},
+			"resolution": "teacher-resolution", "return-layers": "teacher-layers", "return-interval": "teacher-interval"},
 		Long: `Runs the CLIP teacher (as UMT uses it) on uint8 RGB frames [B,T,H,W,3] read from a
 safetensors file and writes the features [K,B,T*HW,O] ("features"), the last block's CLS->patch
 attention averaged over heads [B*T,HW] ("attn_cls") and the returned block indices
@@ -59,7 +59,7 @@ Examples:
 			fs.IntVar(&cfg.OutputDim, "output-dim", 0, "projection output dim (default: from the weights)")
 			fs.IntVar(&cfg.Resolution, "teacher-resolution", 0, "input resolution the teacher runs at (default 14*patch)")
 			fs.IntVar(&cfg.ReturnLayers, "teacher-layers", 0, "K, number of returned blocks (default 6)")
-			fs.Float64Var(&cfg.ReturnInterval, "return-interval", 0, "spacing of returned blocks counted from the last, a float as in the official code (default 1)")
+			fs.Float64Var(&cfg.ReturnInterval, "teacher-interval", 0, "spacing of returned blocks counted from the last, UMT's clip_return_interval (a float; default 1)")
 			fs.StringVar(&cfg.Norm, "norm", "", `"l2" (stage-1 teacher, default) or "none" (stage-2 teacher)`)
 			fs.StringVar(&mean, "mean", "", "per-channel mean r,g,b of [0,1] pixels (default ImageNet)")
 			fs.StringVar(&std, "std", "", "per-channel std r,g,b (default ImageNet)")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -13,16 +14,16 @@ import (
 // TestInspectTeacher runs the command on the reference set and checks its output file against
 // the reference teacher features (same criterion as models/clip's parity test).
 func TestInspectTeacher(t *testing.T) {
-	ref := testenv.RefData(t)
+	ref, m := testenv.RefData(t), testenv.RefStage1(t)
 	out := filepath.Join(t.TempDir(), "teacher.safetensors")
 	io := filepath.Join(ref, "teacher_tiny_io.safetensors")
 	code, msg := capture(t, "inspect", "teacher", "--weights", filepath.Join(ref, "teacher_tiny_hf.safetensors"),
-		"--heads", "4", "--resolution", "64", "--return-layers", "2", "--threads", "2",
-		"--frames", io, "--out", out)
+		"--heads", fmt.Sprint(m.Teacher.Heads), "--resolution", fmt.Sprint(m.Img), "--return-layers", fmt.Sprint(m.Teacher.ReturnLayers),
+		"--return-interval", fmt.Sprint(m.Teacher.ReturnInterval), "--threads", "2", "--frames", io, "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, msg)
 	}
-	if !strings.Contains(msg, "features [2 2 64 32]") {
+	if want := fmt.Sprintf("features [%d %d %d %d]", m.Teacher.ReturnLayers, m.B, m.T*m.HW(), m.Teacher.OutputDim); !strings.Contains(msg, want) {
 		t.Errorf("summary: %s", msg)
 	}
 	got, err := weights.Open(out)

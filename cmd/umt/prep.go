@@ -106,6 +106,7 @@ Examples:
 			fs.StringVar(&c.TeacherConfigFile, "teacher-config", "", "config for a teacher weights file: HF config.json or clip.Config JSON")
 			fs.IntVar(&c.TeacherConfig.Resolution, "teacher-resolution", 0, "input size the teacher runs at (default 14*patch as UMT: 224 for /16, 196 for /14; 64 for the tiny demo teacher)")
 			fs.IntVar(&c.TeacherConfig.ReturnLayers, "teacher-layers", 0, "K: teacher blocks whose outputs are stored, the last K (default min(6, layers))")
+			fs.Float64Var(&c.TeacherConfig.ReturnInterval, "teacher-interval", 0, "spacing of the K stored blocks counted from the last, UMT's clip_return_interval (a float; default 1: the last K; 2: every second block)")
 			fs.StringVar(&c.TeacherName, "teacher-name", "", "teacher name recorded in the provenance (default: the file name)")
 			fs.IntVar(&c.Frames, "frames", c.Frames, "frames per clip (T)")
 			fs.IntVar(&c.Size, "size", c.Size, "frame size S: short side scaled to S, centre crop S×S")
@@ -173,7 +174,7 @@ func runPrep(args []string) error {
 func phaseFlags(phase string, visitSet func(func(*flag.Flag))) error {
 	ignored := map[string][]string{
 		prep.PhaseTeacher: {"frames", "size", "sampler", "interp", "seed", "on-missing", "keep-damaged", "format", "root", "csv-sep", "deadline"},
-		prep.PhaseFrames:  {"teacher", "teacher-config", "teacher-resolution", "teacher-layers", "teacher-name", "layout", "mask-ratio", "batch-clips", "threads", "device"},
+		prep.PhaseFrames:  {"teacher", "teacher-config", "teacher-resolution", "teacher-layers", "teacher-interval", "teacher-name", "layout", "mask-ratio", "batch-clips", "threads", "device"},
 	}[phase]
 	var set []string
 	visitSet(func(f *flag.Flag) {

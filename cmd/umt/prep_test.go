@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -22,6 +23,7 @@ func TestPrepPhaseFlags(t *testing.T) {
 		{[]string{"--phase=teacher", "--input=f", "--teacher=t", "--device=cpu", "--layout=full"}, ""},
 		{[]string{"--phase=frames", "--input=m.csv", "--teacher=t", "--layout=full"}, "drop --layout --teacher"},
 		{[]string{"--phase=frames", "--input=m.csv", "--frames=16", "--sampler=rand"}, ""},
+		{[]string{"--phase=frames", "--input=m.csv", "--teacher-interval=2"}, "drop --teacher-interval"},
 		{[]string{"--input=m.csv", "--teacher=t", "--frames=16", "--layout=full"}, ""},
 	}
 	for _, c := range cases {
@@ -38,5 +40,20 @@ func TestPrepPhaseFlags(t *testing.T) {
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%v: %v, want an error containing %q", c.args, err, c.want)
 		}
+	}
+}
+
+// --teacher-interval is UMT's clip_return_interval (a float) for the stored teacher layers.
+func TestPrepTeacherInterval(t *testing.T) {
+	fs := flag.NewFlagSet("prep", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	commands["prep"].Flags(fs)
+	if err := fs.Parse([]string{"--input=m.csv", "--teacher=t", "--teacher-layers=3", "--teacher-interval=1.5"}); err != nil {
+		t.Fatal(err)
+	}
+	tc := prepFlags.cfg.TeacherConfig
+	tc.Layers = 12
+	if got := tc.ReturnIndices(); !slices.Equal(got, []int{8, 10, 11}) {
+		t.Errorf("--teacher-layers=3 --teacher-interval=1.5 of 12 blocks stores blocks %v, want [8 10 11]", got)
 	}
 }

@@ -1,6 +1,7 @@
 // Package clip is the CLIP ViT image encoder as UMT uses it as teacher (UMT.md §1.3): frames go
 // through a patch convolution, CLS + positional embedding, ln_pre and pre-LN QuickGELU blocks;
-// for each of the last K blocks (every ReturnInterval-th, counted from the last) the patch tokens
+// for each of K blocks (every ReturnInterval-th counted from the last, stacked in ascending
+// order; models.ReturnedBlocks) the patch tokens
 // go through ln_post → proj → L2-normalise (the stage-2 variant skips the L2 step), and the last
 // block's CLS→patch attention is averaged over heads. Input normalisation defaults to ImageNet
 // mean/std, which is what UMT actually feeds its CLIP teacher.

@@ -2,8 +2,10 @@
 // visible tokens of a semantic mask, with a Conv3d tubelet patch embedding (run as one GEMM over
 // the visible patches), a fixed 1-D sinusoid position table, pre-norm blocks (LayerNorm eps 1e-6,
 // exact GELU, qkv without bias plus learnable q/v biases), seeded per-sample drop path, and the
-// alignment heads: the last K block outputs go through the shared final norm, get the sinusoid
-// table's rows at the visible positions added, and each passes its own Linear → LayerNorm → L2.
+// alignment heads: the outputs of K blocks, every ReturnInterval-th counted from the last (the last
+// K at interval 1; models.ReturnedBlocks), go through the shared final norm in ascending block
+// order, get the sinusoid table's rows at the visible positions added, and each passes its own
+// Linear → LayerNorm → L2. Head k is aligned with the k-th stored teacher layer.
 //
 // Forward and backward run through kernels.Trainer on backend-owned buffers, so the same code
 // trains on the CPU reference and on a GPU backend. Parameters live in one flat allocation in

@@ -130,6 +130,12 @@ func modelFix(m vit.Config) string {
 		return fmt.Sprintf("use --set model.return_layers=%d (or --set model.depth=%d)", max(1, min(m.ReturnLayers, m.Depth)), max(1, m.ReturnLayers))
 	case m.DropPath < 0 || m.DropPath >= 1:
 		return "use --set model.drop_path=0.1"
+	case m.ReturnIndex() == nil: // the interval puts a block below 0 or repeats one
+		fit := 1
+		if m.ReturnLayers > 1 {
+			fit = max(1, (m.Depth-1)/(m.ReturnLayers-1))
+		}
+		return fmt.Sprintf("use --set model.return_interval=%d (the widest spacing of %d blocks in %d) or fewer model.return_layers", fit, m.ReturnLayers, m.Depth)
 	}
 	return "see configs/README.md for the model fields"
 }

@@ -2,6 +2,8 @@ package stage1
 
 import (
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/umt-dev/umt/configs"
@@ -74,4 +76,27 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("accepted an invalid config %+v", c)
 		}
 	})
+}
+
+// TestReturnIntervalOption: model.return_interval selects the student's aligned blocks as the
+// official clip_student_return_interval (blocks depth−1−⌊i·interval⌋, ascending); a spacing that
+// does not fit the depth is an error naming the override that fixes it.
+func TestReturnIntervalOption(t *testing.T) {
+	c, err := ParseConfig([]byte(`{"preset": "b16", "model": {"return_interval": 2}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Model.ReturnIndex(), []int{1, 3, 5, 7, 9, 11}; !slices.Equal(got, want) {
+		t.Errorf("b16 with return_interval 2 aligns blocks %v, want %v", got, want)
+	}
+	if _, err := c.Set("model.return_interval=1.5"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Model.ReturnIndex(), []int{4, 5, 7, 8, 10, 11}; !slices.Equal(got, want) {
+		t.Errorf("b16 with return_interval 1.5 aligns blocks %v, want %v", got, want)
+	}
+	_, err = ParseConfig([]byte(`{"preset": "b16", "model": {"return_interval": 3}}`))
+	if err == nil || !strings.Contains(err.Error(), "--set model.return_interval=2") {
+		t.Errorf("6 layers every 3 of 12 blocks: %v, want an error naming --set model.return_interval=2", err)
+	}
 }
