@@ -2,10 +2,10 @@ package masks
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/nlpodyssey/safetensors"
@@ -57,23 +57,7 @@ func f32(v []float64) []float32 {
 // read from UMT_REFDATA's manifest, so any reference set with this layout is checked.
 func TestReferenceMaskFromNoise(t *testing.T) {
 	dir := testenv.RefData(t)
-	var man struct {
-		Config struct {
-			B         int     `json:"B"`
-			T         int     `json:"T"`
-			MaskRatio float64 `json:"mask_ratio"`
-		} `json:"config_stage1"`
-		Derived struct {
-			NVis int `json:"N_vis_per_frame"`
-		} `json:"derived"`
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &man); err != nil {
-		t.Fatal(err)
-	}
+	man := testenv.RefStage1(t)
 	buf, err := os.ReadFile(filepath.Join(dir, "mask_tiny.safetensors"))
 	if err != nil {
 		t.Fatal(err)
@@ -82,20 +66,26 @@ func TestReferenceMaskFromNoise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attn, shape := refTensor(t, st, "mask.attn_cls")
-	noise, _ := refTensor(t, st, "mask.exp_noise")
-	keysRef, _ := refTensor(t, st, "mask.sampling_keys")
-	imp, _ := refTensor(t, st, "mask.importance")
-	visRef, _ := refTensor(t, st, "mask.visible_idx_sorted")
-	boolRef, bshape := refTensor(t, st, "mask.bool_masked_pos")
-	rows, hw := shape[0], shape[1]
-	if rows != man.Config.B*man.Config.T {
-		t.Fatalf("attn has %d rows, manifest says B·T = %d", rows, man.Config.B*man.Config.T)
+	// Every shape is checked against the manifest first, so a set with other sizes fails with
+	// the reason instead of an index out of range.
+	rows, hw := man.B*man.T, man.HW()
+	nVis := VisibleCount(hw, man.MaskRatio)
+	if nVis != man.Derived.NVisPerFrame {
+		t.Fatalf("VisibleCount(%d, %v) = %d, manifest says %d", hw, man.MaskRatio, nVis, man.Derived.NVisPerFrame)
 	}
-	nVis := VisibleCount(hw, man.Config.MaskRatio)
-	if nVis != man.Derived.NVis {
-		t.Fatalf("VisibleCount(%d, %v) = %d, manifest says %d", hw, man.Config.MaskRatio, nVis, man.Derived.NVis)
+	shaped := func(name string, dims ...int) []float64 {
+		v, shape := refTensor(t, st, name)
+		if !slices.Equal(shape, dims) {
+			t.Fatalf("reference tensor %s has shape %v; its manifest implies %v", name, shape, dims)
+		}
+		return v
 	}
+	attn := shaped("mask.attn_cls", rows, hw)
+	noise := shaped("mask.exp_noise", rows, hw)
+	keysRef := shaped("mask.sampling_keys", rows, hw)
+	imp := shaped("mask.importance", rows, hw)
+	visRef := shaped("mask.visible_idx_sorted", rows, nVis)
+	boolRef := shaped("mask.bool_masked_pos", man.B, man.T*hw)
 
 	keys, err := Keys(f32(attn), f32(noise))
 	if err != nil {
@@ -125,7 +115,7 @@ func TestReferenceMaskFromNoise(t *testing.T) {
 			}
 		}
 	}
-	B, T := bshape[0], bshape[1]/hw
+	B, T := man.B, man.T
 	for b := 0; b < B; b++ {
 		m := BoolMask(vis[b*T:(b+1)*T], hw)
 		for i, v := range m {
