@@ -5,6 +5,13 @@
 //
 // It imports nothing of ours. CUDA and purego appear only in kernels/cuda.
 //
+// # Opening a backend
+//
+// [Open] is the one device opener: it turns a --device spec ("auto", "cpu", "cuda", "cuda:N")
+// and [Options] (threads, GEMM precision) into a [Device]. The backends register themselves
+// ([Register]) when their package is linked, because they import this package and so cannot be
+// imported by it; a program's main package links them with blank imports.
+//
 // # Memory
 //
 // Every operation works on backend-owned memory, never on Go slices, so that the same model code

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/umt-dev/umt/kernels/cpu"
+	"github.com/umt-dev/umt/kernels"
 	"github.com/umt-dev/umt/models/clip"
 	"github.com/umt-dev/umt/models/weights"
 )
@@ -17,6 +17,7 @@ import (
 func init() {
 	var (
 		weightsSpec, configFile, framesPath, framesTensor, outPath string
+		device                                                     string
 		mean, std                                                  string
 		threads, maxFrames                                         int
 		pureGo                                                     bool
@@ -63,6 +64,7 @@ Examples:
 			fs.StringVar(&cfg.Norm, "norm", "", `"l2" (stage-1 teacher, default) or "none" (stage-2 teacher)`)
 			fs.StringVar(&mean, "mean", "", "per-channel mean r,g,b of [0,1] pixels (default ImageNet)")
 			fs.StringVar(&std, "std", "", "per-channel std r,g,b (default ImageNet)")
+			fs.StringVar(&device, "device", "cpu", "compute backend: cpu (the float32 reference), auto (the GPU when one works, else the CPU), cuda or cuda:N")
 			fs.IntVar(&threads, "threads", 0, "CPU threads (default: all)")
 			fs.IntVar(&maxFrames, "max-frames", 0, "frames processed together (default 8)")
 			fs.BoolVar(&pureGo, "pure-go", false, "use the pure-Go GEMM instead of OpenBLAS")
@@ -81,7 +83,7 @@ Examples:
 			if cfg.Std, err = parseTriple("std", std); err != nil {
 				return err
 			}
-			return inspectTeacher(weightsSpec, configFile, framesPath, framesTensor, outPath, cfg, cpu.Options{Threads: threads, PureGo: pureGo}, maxFrames)
+			return inspectTeacher(weightsSpec, configFile, framesPath, framesTensor, outPath, cfg, device, kernels.Options{Threads: threads, PureGo: pureGo}, maxFrames)
 		},
 	})
 }
@@ -106,7 +108,7 @@ func parseTriple(name, s string) ([3]float32, error) {
 	return v, nil
 }
 
-func inspectTeacher(spec, configFile, framesPath, framesTensor, outPath string, flags clip.Config, o cpu.Options, maxFrames int) error {
+func inspectTeacher(spec, configFile, framesPath, framesTensor, outPath string, flags clip.Config, device string, o kernels.Options, maxFrames int) error {
 	w, cfg, err := clip.Load(context.Background(), spec, clip.LoadOptions{Config: flags, ConfigFile: configFile})
 	if err != nil {
 		return err
@@ -123,8 +125,12 @@ func inspectTeacher(spec, configFile, framesPath, framesTensor, outPath string, 
 	frames, _ := ft.Uint8()
 	B, T, H, W := ft.Shape[0], ft.Shape[1], ft.Shape[2], ft.Shape[3]
 
-	be := cpu.New(o)
-	tch, err := clip.New(be, cfg, w, clip.Options{MaxFrames: maxFrames})
+	dev, err := kernels.Open(device, o)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	tch, err := clip.New(dev.Backend, cfg, w, clip.Options{MaxFrames: maxFrames})
 	if err != nil {
 		return err
 	}
@@ -149,13 +155,13 @@ func inspectTeacher(spec, configFile, framesPath, framesTensor, outPath string, 
 		weights.F32Tensor("features", []int{cfg.ReturnLayers, B, T * HW, cfg.OutputDim}, feats),
 		weights.F32Tensor("attn_cls", []int{B * T, HW}, attn),
 		{Name: "return_layer_indices", DType: "I64", Shape: []int{len(ret)}, Data: idx},
-	}, map[string]string{"teacher_config": string(cj), "weights": spec, "backend": be.Name()})
+	}, map[string]string{"teacher_config": string(cj), "weights": spec, "backend": dev.Backend.Name()})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d frames (%dx%d -> %d), features [%d %d %d %d], attn_cls [%d %d] in %.2fs (%.2f frames/s, %s)\n",
 		outPath, B*T, H, W, cfg.Resolution, cfg.ReturnLayers, B, T*HW, cfg.OutputDim, B*T, HW,
-		elapsed.Seconds(), float64(B*T)/elapsed.Seconds(), be.Name())
+		elapsed.Seconds(), float64(B*T)/elapsed.Seconds(), dev.Backend.Name())
 	return nil
 }
 

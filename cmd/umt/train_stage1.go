@@ -13,8 +13,6 @@ import (
 	"strings"
 
 	"github.com/umt-dev/umt/kernels"
-	"github.com/umt-dev/umt/kernels/cpu"
-	"github.com/umt-dev/umt/kernels/cuda"
 	"github.com/umt-dev/umt/training/ckpt"
 	"github.com/umt-dev/umt/training/stage1"
 	"github.com/umt-dev/umt/transforms/shard"
@@ -67,7 +65,7 @@ Examples:
 			fs.Var(&sets, "set", "override one config field: key=value, JSON names dotted into objects (model.depth=6); repeatable")
 			fs.StringVar(&out, "output", "runs/stage1", "run directory for checkpoints, metrics.jsonl and loss.png")
 			fs.StringVar(&resume, "resume", "", "checkpoint to continue from: a checkpoints/ directory (follows 'latest') or one step-N/ directory")
-			fs.StringVar(&device, "device", "auto", "compute backend: cpu, cuda, or auto (cuda when a GPU works, else cpu)")
+			fs.StringVar(&device, "device", "auto", "compute backend: auto (the GPU when one works, else the CPU), cpu, cuda or cuda:N")
 			fs.IntVar(&world, "world", 0, "data-parallel ranks, run in turn on this device with averaged gradients (overrides the config; 1 = plain single-device batches)")
 			fs.IntVar(&maxSteps, "max-steps", -1, "stop after this many steps (overrides the config; 0 = whole schedule)")
 			fs.IntVar(&logEvery, "log-every", -1, "steps between log lines (overrides the config)")
@@ -112,11 +110,17 @@ Examples:
 			for _, n := range rec.FitDataset(ds.Provenance()) {
 				fmt.Fprintf(stdout, "config: %s\n", n)
 			}
-			be, peak, closeBE, err := openTrainBackend(device, threads)
+			dev, err := kernels.Open(device, kernels.Options{Threads: threads})
 			if err != nil {
 				return err
 			}
-			defer closeBE()
+			defer dev.Close()
+			fmt.Fprintf(os.Stderr, "device: %s\n", dev.Reason)
+			be, err := dev.Trainer()
+			if err != nil {
+				return err
+			}
+			peak := devicePeak(dev)
 			if peakGFLOPS > 0 {
 				peak = peakGFLOPS * 1e9
 			}
@@ -142,24 +146,12 @@ Examples:
 	})
 }
 
-// openTrainBackend picks the backend and its peak float32 FLOP/s for the MFU estimate.
-func openTrainBackend(device string, threads int) (kernels.Trainer, float64, func(), error) {
-	switch device {
-	case "cuda", "auto":
-		g, err := cuda.Open(cuda.Options{})
-		if err == nil {
-			return g, gpuPeak(g.Device()), func() { g.Close() }, nil
-		}
-		if device == "cuda" {
-			return nil, 0, nil, fmt.Errorf("--device cuda: %w", err)
-		}
-		fmt.Fprintf(os.Stderr, "no usable GPU (%v); training on the CPU\n", err)
-		fallthrough
-	case "cpu":
-		c := cpu.New(cpu.Options{Threads: threads})
-		return c, cpuPeak(c.Threads()), func() {}, nil
+// devicePeak is the float32 peak FLOP/s of the device for the MFU estimate (0 if unknown).
+func devicePeak(d *kernels.Device) float64 {
+	if d.Kind == kernels.KindCPU {
+		return cpuPeak(d.Threads)
 	}
-	return nil, 0, nil, usagef("--device %q: want cpu, cuda or auto", device)
+	return gpuPeak(d.Backend.Name())
 }
 
 // cpuPeak estimates the float32 peak of threads cores from /proc/cpuinfo: the clock times 32

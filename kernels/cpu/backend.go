@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/umt-dev/umt/kernels"
 )
@@ -18,6 +19,7 @@ type Options struct {
 // Backend implements kernels.Backend on host memory. Create it with New.
 type Backend struct {
 	threads int
+	widest  atomic.Int64 // see MaxParallel
 	pureGo  bool
 	err     error
 	stats   kernels.MemStats
@@ -34,6 +36,12 @@ func New(o Options) *Backend {
 	}
 	blasInit()
 	return &Backend{threads: t, pureGo: o.PureGo || !haveBLAS}
+}
+
+func init() {
+	kernels.Register(kernels.KindCPU, func(ordinal int, o kernels.Options) (kernels.Backend, error) {
+		return New(Options{Threads: o.Threads, PureGo: o.PureGo}), nil
+	})
 }
 
 // Threads is the number of goroutines operations use.

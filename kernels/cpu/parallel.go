@@ -2,6 +2,20 @@ package cpu
 
 import "sync"
 
+// used records that one operation ran on parts goroutines (see [Backend.MaxParallel]).
+func (b *Backend) used(parts int) {
+	for {
+		w := b.widest.Load()
+		if int64(parts) <= w || b.widest.CompareAndSwap(w, int64(parts)) {
+			return
+		}
+	}
+}
+
+// MaxParallel is the most goroutines one operation has run on since New: at most Threads, and
+// what a test observes to know that a thread limit holds.
+func (b *Backend) MaxParallel() int { return int(b.widest.Load()) }
+
 // parallel splits [0, n) into at most b.threads contiguous chunks of at least grain items and
 // runs fn on each, the last one on the calling goroutine.
 func (b *Backend) parallel(n, grain int, fn func(lo, hi int)) {
@@ -16,11 +30,13 @@ func (b *Backend) parallel(n, grain int, fn func(lo, hi int)) {
 		parts = maxParts
 	}
 	if parts <= 1 {
+		b.used(1)
 		fn(0, n)
 		return
 	}
 	var wg sync.WaitGroup
 	chunk := (n + parts - 1) / parts
+	b.used((n + chunk - 1) / chunk)
 	for lo := 0; lo < n; lo += chunk {
 		hi := min(lo+chunk, n)
 		if hi == n {
@@ -41,6 +57,7 @@ func (b *Backend) parallel(n, grain int, fn func(lo, hi int)) {
 // scratch space.
 func (b *Backend) parallelWorkers(n int, fn func(worker, i int)) {
 	workers := min(b.threads, n)
+	b.used(workers)
 	if workers <= 1 {
 		for i := 0; i < n; i++ {
 			fn(0, i)

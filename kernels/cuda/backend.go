@@ -297,3 +297,13 @@ func (b *Backend) launch(name string, grid, block [3]int, args ...any) {
 // grid1 / block1 build one-dimensional launch shapes.
 func grid1(x int) [3]int  { return [3]int{x, 1, 1} }
 func block1(x int) [3]int { return [3]int{x, 1, 1} }
+
+func init() {
+	kernels.Register(kernels.KindCUDA, func(ordinal int, o kernels.Options) (kernels.Backend, error) {
+		b, err := Open(Options{Device: ordinal, Precision: o.Precision})
+		if err != nil {
+			return nil, err // a nil *Backend must not become a non-nil interface
+		}
+		return b, nil
+	})
+}

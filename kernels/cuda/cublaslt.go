@@ -7,46 +7,18 @@ import (
 	"github.com/umt-dev/umt/kernels"
 )
 
-// Precision selects the cuBLASLt compute path of float32 GEMMs. Operands and results stay
-// float32 in memory in every case; accumulation is always float32.
-type Precision int
+// Precision is the GEMM compute path ([kernels.Precision]): FP32 is CUBLAS_COMPUTE_32F, TF32
+// CUBLAS_COMPUTE_32F_FAST_TF32, BF16 CUBLAS_COMPUTE_32F_FAST_16BF.
+type Precision = kernels.Precision
 
+// The compute paths, as in package kernels.
 const (
-	// FP32 is exact float32 (CUBLAS_COMPUTE_32F): the parity reference, slowest.
-	FP32 Precision = iota
-	// TF32 rounds inputs to TF32 (10-bit mantissa) on tensor cores (CUBLAS_COMPUTE_32F_FAST_TF32).
-	TF32
-	// BF16 rounds inputs to bfloat16 (8-bit mantissa) on tensor cores
-	// (CUBLAS_COMPUTE_32F_FAST_16BF), the training path, as PyTorch's bf16 autocast.
-	BF16
+	FP32 = kernels.FP32
+	TF32 = kernels.TF32
+	BF16 = kernels.BF16
 )
 
-func (p Precision) String() string {
-	switch p {
-	case FP32:
-		return "fp32"
-	case TF32:
-		return "tf32"
-	case BF16:
-		return "bf16"
-	}
-	return fmt.Sprintf("Precision(%d)", int(p))
-}
-
-// ParsePrecision maps "fp32" | "tf32" | "bf16" to a Precision.
-func ParsePrecision(s string) (Precision, error) {
-	switch s {
-	case "fp32", "":
-		return FP32, nil
-	case "tf32":
-		return TF32, nil
-	case "bf16":
-		return BF16, nil
-	}
-	return 0, fmt.Errorf("unknown GEMM precision %q; use fp32, tf32 or bf16", s)
-}
-
-func (p Precision) computeType() uintptr {
+func computeType(p Precision) uintptr {
 	switch p {
 	case TF32:
 		return 77 // CUBLAS_COMPUTE_32F_FAST_TF32
@@ -200,7 +172,7 @@ func (l *cublasLt) plan(k gemmKey, workspace uint64) (*gemmPlan, error) {
 	s := k.s
 	p := &gemmPlan{heur: new(heurResult), alpha: new(float32), beta: new(float32), bias: new(uint64)}
 	out := new(uintptr)
-	if r := call(l.descCreate, hostPtr(unsafe.Pointer(out)), k.prec.computeType(), cudaR32F); r != 0 {
+	if r := call(l.descCreate, hostPtr(unsafe.Pointer(out)), computeType(k.prec), cudaR32F); r != 0 {
 		return nil, fmt.Errorf("cublasLtMatmulDescCreate(%s) failed with status %d", k.prec, r)
 	}
 	p.desc = *out

@@ -7,7 +7,8 @@
 // time, searching the usual places (see [SearchDirs]; UMT_CUDA_LIB_DIR overrides them), and
 // returns an error that says exactly why the GPU is not used when any step fails: a library is
 // missing, a symbol is missing, cuInit failed with "no device", the GPU is too old. Importing
-// the package does nothing; nothing panics or exits on a machine without a GPU.
+// the package only registers the backend with [kernels.Open] (kind "cuda"); nothing panics or
+// exits on a machine without a GPU.
 //
 // Kernels are CUDA C sources embedded in the binary (*.cu beside this file). On first use they
 // are compiled by NVRTC for the compute capability of the present GPU (a CUBIN for sm_90 on
@@ -27,5 +28,6 @@
 // to zero. Everything runs on the legacy default stream, so operations are ordered; errors
 // from asynchronous work surface at Sync or Download, per the kernels conventions.
 //
-// [Select] is the helper the CLI's --device=auto|cpu|cuda flag uses.
+// Programs reach the GPU through kernels.Open ("auto", "cuda", "cuda:N"), which the CLI's
+// --device flag feeds; linking this package (a blank import in main) is what makes it openable.
 package cuda

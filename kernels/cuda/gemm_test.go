@@ -143,14 +143,3 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 	}
 	return x
 }
-
-func TestParsePrecision(t *testing.T) {
-	for s, want := range map[string]Precision{"fp32": FP32, "": FP32, "tf32": TF32, "bf16": BF16} {
-		if p, err := ParsePrecision(s); err != nil || p != want || (s != "" && p.String() != s) {
-			t.Errorf("ParsePrecision(%q) = %v, %v", s, p, err)
-		}
-	}
-	if _, err := ParsePrecision("fp8"); err == nil {
-		t.Error("fp8 accepted")
-	}
-}

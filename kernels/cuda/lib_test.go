@@ -132,27 +132,3 @@ func TestCUErrorMessage(t *testing.T) {
 		t.Error("code 35 (insufficient driver) does not say to upgrade the driver")
 	}
 }
-
-func TestSelect(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv(EnvLibDir, dir)
-	b, reason, err := Select("auto", Options{})
-	if err != nil {
-		t.Fatalf("auto: %v", err)
-	}
-	if !strings.HasPrefix(b.Name(), "cpu(") || !strings.Contains(reason, "GPU not used") || !strings.Contains(reason, "cannot find the CUDA driver") {
-		t.Errorf("auto without a GPU: backend %s, reason %q; want the CPU and the reason", b.Name(), reason)
-	}
-	if _, _, err := Select("cuda", Options{}); err == nil || !strings.Contains(err.Error(), "cannot find the CUDA driver") || !strings.Contains(err.Error(), "--device=auto") {
-		t.Errorf("cuda without a GPU: %v", err)
-	}
-	if _, _, err := Select("cuda:x", Options{}); err == nil || !strings.Contains(err.Error(), "ordinal") {
-		t.Errorf("cuda:x: %v", err)
-	}
-	if b, _, err := Select("CPU", Options{}); err != nil || !strings.HasPrefix(b.Name(), "cpu(") {
-		t.Errorf("cpu: %v", err)
-	}
-	if _, _, err := Select("tpu", Options{}); err == nil || !strings.Contains(err.Error(), "auto, cpu, cuda") {
-		t.Errorf("tpu: %v", err)
-	}
-}

@@ -12,8 +12,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/umt-dev/umt/kernels"
-	"github.com/umt-dev/umt/kernels/cpu"
-	"github.com/umt-dev/umt/kernels/cuda"
 	"github.com/umt-dev/umt/models/clip"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/training/masks"
@@ -208,6 +206,7 @@ func int32s(v []int) []int32 {
 type pooledTeacher struct {
 	t     *clip.Teacher
 	slots int
+	dev   *kernels.Device
 }
 
 // teacherPool keeps loaded teachers for reuse across bundles in this process; a Teacher is
@@ -245,22 +244,23 @@ func (p *teacherPool) get(ctx context.Context, c Config) (*pooledTeacher, error)
 	if err != nil {
 		return nil, err
 	}
-	be, err := teacherBackend(c.Device, c.Workers)
+	dev, err := teacherBackend(c.Device, c.Workers)
 	if err != nil {
 		return nil, err
 	}
 	slots := c.BatchClips
-	if _, onCPU := be.(*cpu.Backend); onCPU {
+	if dev.Kind == kernels.KindCPU {
 		slots = 1
 	}
 	if teacherSlots > 0 {
 		slots = teacherSlots
 	}
-	t, _, err := loadTeacherOn(be, path, c.TeacherConfigFile, c.TeacherConfig, slots*c.Frames)
+	t, _, err := loadTeacherOn(dev.Backend, path, c.TeacherConfigFile, c.TeacherConfig, slots*c.Frames)
 	if err != nil {
+		dev.Close()
 		return nil, err
 	}
-	return &pooledTeacher{t: t, slots: slots}, nil
+	return &pooledTeacher{t: t, slots: slots, dev: dev}, nil
 }
 
 // teacherSlots, when positive, overrides the clips per teacher call (tests of the padded path).
@@ -279,11 +279,11 @@ func (p *teacherPool) put(c Config, t *pooledTeacher) {
 // directory or hf:NAME) on the backend device names (see Config.Device); cfg's zero fields come
 // from the weights.
 func loadTeacher(spec, configFile string, cfg clip.Config, maxFrames, threads int, device string) (*clip.Teacher, clip.Config, error) {
-	be, err := teacherBackend(device, threads)
+	d, err := teacherBackend(device, threads)
 	if err != nil {
 		return nil, clip.Config{}, err
 	}
-	return loadTeacherOn(be, spec, configFile, cfg, maxFrames)
+	return loadTeacherOn(d.Backend, spec, configFile, cfg, maxFrames)
 }
 
 // loadTeacherOn loads a teacher onto the backend be.
@@ -299,20 +299,19 @@ func loadTeacherOn(be kernels.Backend, spec, configFile string, cfg clip.Config,
 	return t, full, nil
 }
 
-// teacherBackend returns the kernels backend for device: the CPU with threads goroutines for
-// "" and "cpu"; otherwise kernels/cuda's selection, which for "auto" falls back to the CPU and
-// logs why the GPU is not used. The GPU runs float32 GEMMs, so features match the CPU
-// reference within float32 rounding.
-func teacherBackend(device string, threads int) (kernels.Backend, error) {
-	if device == "" || device == "cpu" {
-		return cpu.New(cpu.Options{Threads: threads}), nil
+// teacherBackend opens the teacher's backend with kernels.Open (see Config.Device; "" is the
+// CPU) with threads host threads per operation, and logs which backend and why. The GPU runs
+// float32 GEMMs, so features match the CPU reference within float32 rounding.
+func teacherBackend(device string, threads int) (*kernels.Device, error) {
+	if device == "" {
+		device = kernels.KindCPU
 	}
-	be, reason, err := cuda.Select(device, cuda.Options{})
+	d, err := kernels.Open(device, kernels.Options{Threads: threads})
 	if err != nil {
 		return nil, fmt.Errorf("choosing the teacher's device: %w", err)
 	}
-	slog.Info("prep: teacher backend", "device", device, "backend", reason)
-	return be, nil
+	slog.Info("prep: teacher backend", "device", device, "backend", d.Reason)
+	return d, nil
 }
 
 func init() {
