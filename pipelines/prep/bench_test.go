@@ -25,7 +25,7 @@ func benchManifest(b *testing.B, n, spans int) (string, string) {
 	root, all := corpus(b)
 	var pick []truth
 	for _, e := range all {
-		if e.Expect == "ok" && e.Size < 400_000 && len(pick) < n {
+		if e.Expect == "ok" && e.SizeBytes < 400_000 && len(pick) < n {
 			pick = append(pick, e)
 		}
 	}

@@ -1,7 +1,6 @@
 package prep
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -31,35 +30,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// truth is one corpus entry of testdata/videos/manifest.jsonl.
-type truth struct {
-	Path     string `json:"path"`
-	Expect   string `json:"expect"`
-	Caption  string `json:"caption"`
-	Size     int64  `json:"size_bytes"`
-	Opens    *bool  `json:"opens"`
-	NbFrames *int   `json:"nb_frames"`
-}
+// truth is one corpus entry of testdata/videos/manifest.jsonl (the shared corpus truth).
+type truth = testenv.CorpusEntry
 
-func corpus(t testing.TB) (string, []truth) {
-	dir := testenv.Videos(t)
-	f, err := os.Open(filepath.Join(dir, "manifest.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []truth
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<22)
-	for sc.Scan() {
-		var e truth
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, e)
-	}
-	return dir, out
-}
+func corpus(t testing.TB) (string, []truth) { return testenv.Corpus(t) }
 
 // subset picks the corpus entries the default test run uses: every bad file and the small,
 // quick good ones (all of them with UMT_SOAK=1).
@@ -73,7 +47,7 @@ func subset(t testing.TB) (string, []truth) {
 	for _, e := range all {
 		if e.Expect != "ok" {
 			out = append(out, e)
-		} else if good < 6 && e.Size < 400_000 {
+		} else if good < 6 && e.SizeBytes < 400_000 {
 			out = append(out, e)
 			good++
 		}
@@ -90,7 +64,11 @@ func writeManifest(t testing.TB, entries []truth) string {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		json.NewEncoder(f).Encode(map[string]any{"uri": e.Path, "caption": e.Caption})
+		row := map[string]any{"uri": e.Path, "caption": e.Caption}
+		if e.HasSpan() {
+			row["start"], row["end"] = e.Span()
+		}
+		json.NewEncoder(f).Encode(row)
 	}
 	fmt.Fprintln(f, `{"uri": "x.mp4", "start": 3, "end": 1}`)
 	json.NewEncoder(f).Encode(map[string]any{"uri": entries[0].Path, "caption": "again"})
@@ -122,16 +100,6 @@ func TestEndToEnd(t *testing.T) {
 	checkRowsAgainstTeacher(t, cfg, out)
 }
 
-// acceptable lists the outcomes allowed for a corpus entry: its ground truth, and also "ok" for
-// a file the corpus calls corrupt that still opens and decodes frames (the damage may lie
-// outside the sampled frames; transforms/video's corpus test allows the same).
-func acceptable(e truth) []string {
-	if e.Expect == "corrupt" && e.Opens != nil && *e.Opens && e.NbFrames != nil && *e.NbFrames > 0 {
-		return []string{"corrupt", "ok"}
-	}
-	return []string{e.Expect}
-}
-
 // checkOutcomes compares every corpus entry's outcome (ok, or its failure class) with the
 // ground truth, and the totals with the report: nothing lost, nothing counted twice.
 func checkOutcomes(t *testing.T, root, out string, entries []truth, rep *Report) {
@@ -155,20 +123,21 @@ func checkOutcomes(t *testing.T, root, out string, entries []truth, rep *Report)
 			extra[f.ErrorClass]++
 			continue
 		}
-		classOf[f.URI] = f.ErrorClass
+		classOf[spanKey(f.URI, f.SpanStartS, f.SpanEndS)] = f.ErrorClass
 	}
 	if extra[manifest.ErrClass] != 1 || extra[ClassDuplicate] != 1 {
 		t.Errorf("manifest/duplicate failures = %v, want one of each", extra)
 	}
 	var ok int64
 	for _, e := range entries {
-		got, failed := classOf[filepath.Join(root, e.Path)]
+		a, b := e.Span()
+		got, failed := classOf[spanKey(filepath.Join(root, e.Path), a, b)]
 		if !failed {
 			got = "ok"
 			ok++
 		}
-		if !slices.Contains(acceptable(e), got) {
-			t.Errorf("%s: outcome %q, want one of %v", e.Path, got, acceptable(e))
+		if !slices.Contains(e.SampledOutcomes(), got) {
+			t.Errorf("%s [%g, %g]: outcome %q, want one of %v", e.Path, a, b, got, e.SampledOutcomes())
 		}
 	}
 	if rep.Rows != int64(len(entries)+2) || rep.OK != ok || int(rep.Failed) != len(fails) || !rep.Accounted || int64(ds.Len()) != ok {
@@ -176,6 +145,8 @@ func checkOutcomes(t *testing.T, root, out string, entries []truth, rep *Report)
 			rep.Rows, rep.OK, rep.Failed, ds.Len(), len(fails), len(entries)+2, ok)
 	}
 }
+
+func spanKey(uri string, start, end float64) string { return fmt.Sprintf("%s|%g|%g", uri, start, end) }
 
 // checkRowsAgainstTeacher reads every committed row back and compares it with sampling the
 // same video and calling the teacher directly, one clip at a time.

@@ -30,7 +30,7 @@ func smallSet(t *testing.T, good int) (manifestPath, root string) {
 	n := 0
 	for _, e := range all {
 		switch {
-		case e.Expect == "ok" && n < good && e.Size < 400_000:
+		case e.Expect == "ok" && n < good && e.SizeBytes < 400_000:
 			pick = append(pick, e)
 			n++
 		case e.Path == "bad/empty.mp4" || e.Path == "bad/truncated_05pct_moovend.mp4" || e.Path == "bad/does_not_exist.mp4":

@@ -14,7 +14,7 @@ func retrySet(t *testing.T) (manifestPath, root string, arrive func()) {
 	root = t.TempDir()
 	var entries []truth
 	for _, e := range all {
-		if e.Expect == "ok" && e.Size < 300_000 && len(entries) < 3 {
+		if e.Expect == "ok" && e.SizeBytes < 300_000 && len(entries) < 3 {
 			b, err := os.ReadFile(filepath.Join(src, e.Path))
 			if err != nil {
 				t.Fatal(err)

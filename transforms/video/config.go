@@ -142,6 +142,11 @@ type SampleConfig struct {
 	// or damaged file): "fail" (default) returns the error, "pad" repeats the nearest decoded
 	// frame and counts it in Clip.Padded.
 	OnMissing string
+	// OnCorrupt decides what happens when a sampled frame is damaged (the decoder flagged
+	// or concealed it, or it lies in a stretch the decoder could not rebuild; see damage.go):
+	// "fail" (default) returns ErrCorrupt naming the frame's time and FFmpeg's report, "keep"
+	// returns the clip with the damaged frames counted in Clip.Damaged.
+	OnCorrupt string
 	// Deadline bounds the whole call (open, probe, decode); 0 means DefaultDeadline.
 	Deadline time.Duration
 	// NoAutorotate keeps the stored orientation (ffmpeg -noautorotate).
@@ -169,6 +174,7 @@ func DefaultSampleConfig() SampleConfig {
 		Crop:      true,
 		Interp:    "bicubic",
 		OnMissing: "fail",
+		OnCorrupt: "fail",
 		Seek:      "auto",
 	}
 }
@@ -216,6 +222,11 @@ func (c SampleConfig) Validate() (Sampler, error) {
 	case "", "fail", "pad":
 	default:
 		return s, configErr("on-missing %q: want fail or pad", c.OnMissing)
+	}
+	switch c.OnCorrupt {
+	case "", "fail", "keep":
+	default:
+		return s, configErr("on-corrupt %q: want fail or keep", c.OnCorrupt)
 	}
 	switch c.Seek {
 	case "", "auto", "never", "always":

@@ -1,107 +1,35 @@
 package video
 
 import (
-	"bufio"
-	"encoding/json"
 	"image"
 	"image/png"
 	"math"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/umt-dev/umt/internal/testenv"
 )
 
-// entry is one line of the corpus manifest.jsonl (only the fields the tests use).
-type entry struct {
-	Path          string   `json:"path"`
-	Expect        string   `json:"expect"`
-	Opens         *bool    `json:"opens"`
-	Codec         *string  `json:"codec"`
-	Container     *string  `json:"container"`
-	FormatName    *string  `json:"format_name"`
-	Width         int      `json:"width"`
-	Height        int      `json:"height"`
-	Rotation      int      `json:"rotation"`
-	DisplayWidth  int      `json:"display_width"`
-	DisplayHeight int      `json:"display_height"`
-	SAR           *string  `json:"sar"`
-	PixFmt        string   `json:"pix_fmt"`
-	DurationS     *float64 `json:"duration_s"`
-	StreamDurS    *float64 `json:"stream_duration_s"`
-	StartTimeS    *float64 `json:"start_time_s"`
-	NbFrames      *int64   `json:"nb_frames"`
-	NbFramesHdr   *int64   `json:"nb_frames_header"`
-	HasAudio      bool     `json:"has_audio"`
-	AudioCodec    *string  `json:"audio_codec"`
-	TimeBase      string   `json:"time_base"`
-	ColorSpace    *string  `json:"color_space"`
-	ColorRange    *string  `json:"color_range"`
-	LastPtsS      *float64 `json:"last_frame_pts_s"`
-	FPS           *struct {
-		Avg  string  `json:"avg_frame_rate"`
-		R    string  `json:"r_frame_rate"`
-		AvgF float64 `json:"avg"`
-	} `json:"fps"`
-	Frames []refFrame `json:"frames"`
-}
+// entry is one corpus entry (the shared truth of internal/testenv).
+type entry = testenv.CorpusEntry
 
-type refFrame struct {
-	Pct        int      `json:"pct"`
-	SS         string   `json:"ss"`
-	Autorotate bool     `json:"autorotate"`
-	File       *string  `json:"file"`
-	PtsTime    *float64 `json:"pts_time"`
-	Pts        *int64   `json:"pts"`
-	Ideal      bool     `json:"cli_matches_ideal"`
-	IdealFile  *string  `json:"ideal_file"`
-	IdealPts   *float64 `json:"ideal_pts_time"`
-}
+type refFrame = testenv.RefFrame
 
 func loadCorpus(t testing.TB) (string, []entry) {
 	t.Helper()
-	dir := testenv.Videos(t)
-	f, err := os.Open(filepath.Join(dir, "manifest.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []entry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 4<<20)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
-		}
-		var e entry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("manifest line: %v", err)
-		}
-		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s/manifest.jsonl has no entries", dir)
-	}
-	return dir, out
+	return testenv.Corpus(t)
 }
 
-// acceptable lists the classes accepted for an entry. A file the manifest calls corrupt but
-// that FFmpeg opens and mostly decodes ("lenient decoders may return frames", corpus README)
-// may also come back ok.
+// acceptable lists the classes ("" for ok) a sampled run of the entry may give.
 func acceptable(e entry) []string {
-	want := e.Expect
-	if want == "ok" {
-		want = ""
+	var out []string
+	for _, c := range e.SampledOutcomes() {
+		if c == "ok" {
+			c = ""
+		}
+		out = append(out, c)
 	}
-	if e.Expect == "corrupt" && e.Opens != nil && *e.Opens && e.NbFrames != nil && *e.NbFrames > 0 {
-		return []string{want, ""}
-	}
-	return []string{want}
+	return out
 }
 
 func readPNG(t testing.TB, path string) ([]byte, int, int) {

@@ -23,9 +23,14 @@ type decoder struct {
 	flushed    bool  // the end-of-stream (nil) packet was sent
 	readErr    error // first demuxer error other than EOF
 	decodeErrs int   // packets or frames the decoder rejected
-	decoded    int64 // raw bytes of decoded pictures, against Limits.MaxDecodedBytes
-	frames     int   // frames decoded
-	maxBytes   int64
+	// Damage tracking (see damage.go): whether the current frame (d.frame, d.last) is
+	// damaged and why, whether the frame decoded before it was, and the running state.
+	dmg dmgState
+	// prevPts is the pts of the frame decoded before the current one (noPTS after a seek).
+	prevPts, curPts int64
+	decoded         int64 // raw bytes of decoded pictures, against Limits.MaxDecodedBytes
+	frames          int   // frames decoded
+	maxBytes        int64
 
 	// skipBefore lets the decoder drop non-reference frames of packets whose pts is below it
 	// (pre-roll towards a target: such a frame can never be the one selected, and nothing
@@ -41,12 +46,15 @@ func newDecoder(in *input, threads int, lim Limits) (*decoder, error) {
 	if codec == nil {
 		return nil, newErr(ErrUnsupported, in.src.name, nil, "no decoder for codec %q in this FFmpeg build", cp.CodecID().Name())
 	}
-	d := &decoder{in: in, maxBytes: lim.MaxDecodedBytes, skipBefore: noPTS, maxSkipped: noPTS}
+	d := &decoder{in: in, maxBytes: lim.MaxDecodedBytes, skipBefore: noPTS, maxSkipped: noPTS, prevPts: noPTS, curPts: noPTS}
 	d.cc = astiav.AllocCodecContext(codec)
 	if d.cc == nil {
 		return nil, errors.New("video: out of memory allocating a codec context")
 	}
 	live.add(kindCodec, 1)
+	if in.logs != nil {
+		watchLog(cPtr(d.cc), in.logs)
+	}
 	d.pkt = astiav.AllocPacket()
 	live.add(kindPacket, 1)
 	d.frame = astiav.AllocFrame()
@@ -87,6 +95,7 @@ func (d *decoder) close() {
 		}
 	}
 	if d.cc != nil {
+		unwatchLog(cPtr(d.cc))
 		d.cc.Free()
 		d.cc = nil
 		live.add(kindCodec, -1)
@@ -109,6 +118,8 @@ func (d *decoder) next() error {
 		switch {
 		case err == nil:
 			d.frames++
+			d.dmg.onFrame(d.frame)
+			d.prevPts, d.curPts = d.curPts, pts(d.frame)
 			d.decoded += int64(C.umt_frame_bytes((*C.AVFrame)(d.frame.UnsafePointer())))
 			if d.decoded > d.maxBytes {
 				return newErr(ErrTooLarge, d.in.src.name, nil, "decoding needed more than %d bytes of pictures (Limits.MaxDecodedBytes)", d.maxBytes)
@@ -123,6 +134,7 @@ func (d *decoder) next() error {
 		case errors.Is(err, astiav.ErrEagain):
 		default:
 			d.decodeErrs++
+			d.dmg.onError(err, d.flushed)
 			if d.flushed {
 				return io.EOF
 			}
@@ -171,6 +183,9 @@ func (d *decoder) next() error {
 		d.pkt.Unref()
 		if err != nil && !errors.Is(err, astiav.ErrEagain) {
 			d.decodeErrs++
+			d.dmg.onError(err, false)
+		} else {
+			d.dmg.onPacket()
 		}
 	}
 }
@@ -180,6 +195,8 @@ func (d *decoder) seek(tick int64) error {
 	err := d.in.fc.SeekFrame(d.in.vidx, tick, astiav.NewSeekFlags(astiav.SeekFlagBackward))
 	C.umt_flush((*C.AVCodecContext)(cPtr(d.cc)))
 	d.flushed = false
+	d.dmg.reset()
+	d.prevPts, d.curPts = noPTS, noPTS
 	d.last.Unref()
 	d.maxSkipped = noPTS
 	return err
@@ -191,3 +208,13 @@ func boolInt(b bool) C.int {
 	}
 	return 0
 }
+
+// frameDamage is FFmpeg's own verdict on f: its decode_error_flags (FF_DECODE_ERROR_*: invalid
+// bitstream, missing reference, concealment active, decode slices) with bit 16 for
+// AV_FRAME_FLAG_CORRUPT. 0 means the decoder reported nothing wrong with this picture.
+func frameDamage(f *astiav.Frame) int {
+	return int(C.umt_frame_damage((*C.AVFrame)(f.UnsafePointer())))
+}
+
+// frameKey reports whether f is a keyframe (nothing before it is referenced).
+func frameKey(f *astiav.Frame) bool { return C.umt_frame_key((*C.AVFrame)(f.UnsafePointer())) != 0 }

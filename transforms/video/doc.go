@@ -15,7 +15,9 @@
 //	clip, err := video.Sample(ctx, src, cfg)      // clip.Frames: [T, S, S, 3] RGB uint8
 //	img, err := video.SampleImage(ctx, src, cfg)  // a still image: a 1-frame clip, [1, S, S, 3]
 //	video.Class(err)                              // "", empty, not_media, no_video_stream, truncated,
-//	                                              // corrupt, unsupported, too_large, timeout, missing, internal
+//	                                              // corrupt, unsupported, too_large, timeout, missing,
+//	                                              // bad_span, internal
+//	rep := video.Check(ctx, src, deadline)        // decode every frame: the whole file's class
 //
 // Errors wrap one sentinel (ErrEmpty … ErrMissing) for errors.Is; configuration mistakes wrap
 // ErrBadConfig (check them once with SampleConfig.Validate).
@@ -32,10 +34,19 @@
 // variable-rate files it is the frame on screen at that time. "at:t1,t2" gives times directly.
 //
 // End of stream: when no frame has a presentation time ≥ t and the stream ended cleanly (t is
-// in the last frame's display interval or the container claims a little more than it holds),
-// the last frame is returned. When the stream ended early because the file is truncated or
-// damaged, those targets are missing: OnMissing "fail" returns ErrTruncated/ErrCorrupt, "pad"
-// repeats the nearest decoded frame and counts it in Clip.Padded.
+// in the last frame's display interval, or the last frame ends within max(2 frame intervals,
+// 0.25 s) of the declared end), the last frame is returned. When the stream ended early (a
+// Matroska file cut where no index says so: "decodes to 2.00 s of a declared 6.00 s") or the
+// file ends inside a unit of its container (cut.go: an MP4 box, a TS packet, an Ogg page),
+// targets past the end are missing and the file is truncated: OnMissing "fail" returns
+// ErrTruncated/ErrCorrupt, "pad" repeats the nearest decoded frame and counts it in Clip.Padded.
+//
+// Damage (damage.go): a sampled frame FFmpeg flagged (decode_error_flags, AV_FRAME_FLAG_CORRUPT)
+// or decoded from damaged references, or a target in a stretch the demuxer dropped, fails the
+// clip as ErrCorrupt (OnCorrupt "fail") or is counted in Clip.Damaged (OnCorrupt "keep");
+// damaged frames no target took are Clip.DamagedSkipped. Check decodes a whole file and
+// classifies it by the same rules (`umt inspect video --decode`). docs/DATASET.md lists how
+// every class is decided.
 //
 // # Decoding
 //

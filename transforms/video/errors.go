@@ -18,6 +18,9 @@ var (
 	ErrTooLarge      = errors.New("exceeds a configured limit")
 	ErrTimeout       = errors.New("deadline exceeded")
 	ErrMissing       = errors.New("input not found")
+	// ErrBadSpan is a manifest row's span (start/end) that the video cannot satisfy: it
+	// starts at or after the video's end, or is not an ordered interval of finite times.
+	ErrBadSpan = errors.New("bad span")
 )
 
 var classes = []struct {
@@ -33,6 +36,7 @@ var classes = []struct {
 	{ErrTooLarge, "too_large"},
 	{ErrTimeout, "timeout"},
 	{ErrMissing, "missing"},
+	{ErrBadSpan, "bad_span"},
 }
 
 // Classes lists every class name Class can return for a non-nil error, "internal" last.
@@ -45,7 +49,7 @@ func Classes() []string {
 }
 
 // Class names the class of err: "" for nil, one of empty, not_media, no_video_stream,
-// truncated, corrupt, unsupported, too_large, timeout, missing, or "internal" for an error
+// truncated, corrupt, unsupported, too_large, timeout, missing, bad_span, or "internal" for an error
 // this package did not classify (a bug or an environment problem, never bad input).
 // Context cancellation and deadline errors count as timeout.
 func Class(err error) string {

@@ -36,7 +36,8 @@ type input struct {
 	mu      sync.Mutex // guards closed against the context watcher
 	closed  bool
 	stop    func() bool
-	readErr error // first non-EOF error of the custom reader
+	readErr error    // first non-EOF error of the custom reader
+	logs    *logSink // FFmpeg's error messages about this input (demuxer and decoder)
 	pos     int64
 }
 
@@ -111,6 +112,8 @@ func openInputMode(ctx context.Context, src Source, images bool) (*input, error)
 	in.fc = &astiav.FormatContext{}
 	*(*unsafe.Pointer)(unsafe.Pointer(in.fc)) = unsafe.Pointer(cfc)
 	live.add(kindFormat, 1)
+	in.logs = &logSink{}
+	watchLog(unsafe.Pointer(cfc), in.logs)
 	return in, nil
 }
 
@@ -126,6 +129,7 @@ func (in *input) close() {
 	}
 	in.closed = true
 	if in.fc != nil {
+		unwatchLog(cPtr(in.fc))
 		in.fc.CloseInput()
 		in.fc = nil
 		live.add(kindFormat, -1)
@@ -220,10 +224,13 @@ func (in *input) classifyOpenError(cause error) error {
 	switch sniffContainer(in.src.head(512)) {
 	case "isobmff":
 		if r, done, err := in.src.readerAt(); err == nil {
-			trunc, ok := isoTruncated(r, in.size)
+			w := walkISO(r, in.size)
 			done()
-			if ok && trunc {
-				return newErr(ErrTruncated, name, cause, "MP4/MOV file ends early (its index, the moov box, is missing or cut); re-download it")
+			switch {
+			case w.ok && w.cutBox != "":
+				return newErr(ErrTruncated, name, cause, "MP4/MOV file ends early: %s; re-download it", w.cut(in.size))
+			case w.ok && !w.moov:
+				return newErr(ErrCorrupt, name, cause, "MP4/MOV file is whole (its boxes end at its last byte) but has no readable moov box (the index is damaged); re-encode or drop it")
 			}
 		}
 		return newErr(ErrCorrupt, name, cause, "MP4/MOV structure is damaged; re-encode or drop it")

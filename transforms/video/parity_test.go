@@ -19,12 +19,20 @@ import (
 func TestCorpusProbe(t *testing.T) {
 	dir, entries := loadCorpus(t)
 	for _, e := range entries {
+		if e.HasSpan() {
+			continue // a row over a file: Probe sees the file, whose own entry is checked
+		}
 		t.Run(e.Path, func(t *testing.T) {
 			info, err := Probe(context.Background(), FileSource(filepath.Join(dir, e.Path)))
 			got := Class(err)
 			ok := false
 			for _, c := range acceptable(e) {
 				ok = ok || c == got
+			}
+			// Probe does not decode: a stream that stops before its declared end (a Matroska
+			// file cut where no index says so) only shows when decoding reaches the cut.
+			if got == "" && e.FoundByDecodingOnly() {
+				return
 			}
 			if !ok {
 				t.Fatalf("class %q (err %v), want %q", got, err, e.Expect)

@@ -82,6 +82,9 @@ func Probe(ctx context.Context, src Source) (Info, error) {
 	if err := in.checkIndex(); err != nil {
 		return info, err
 	}
+	if cut := in.structuralCut(info.FormatName); cut != "" {
+		return info, newErr(ErrTruncated, in.src.name, nil, "%s; re-download it", cut)
+	}
 	return info, nil
 }
 
@@ -176,6 +179,9 @@ func (in *input) probe(lim Limits) (Info, error) {
 		}
 	}
 	if best < 0 {
+		if i := meantVideo(fc); i >= 0 {
+			return info, newErr(ErrCorrupt, name, nil, "stream %d is a video track whose sample description is destroyed (FFmpeg sees a %s stream of unknown codec); re-encode or drop it", i, fc.Streams()[i].CodecParameters().MediaType())
+		}
 		return info, newErr(ErrNoVideoStream, name, nil, "the file has only audio or data streams; drop it or supply the video")
 	}
 	st := fc.Streams()[best]
@@ -248,6 +254,9 @@ func (in *input) probe(lim Limits) (Info, error) {
 	if info.Width <= 0 || info.Height <= 0 {
 		return info, newErr(ErrCorrupt, name, nil, "the video stream has no picture size")
 	}
+	if cp.CodecID() == astiav.CodecIDNone && !printableTag(uint32(cp.CodecTag())) {
+		return info, newErr(ErrCorrupt, name, nil, "the video track's sample description is destroyed (codec tag %#08x is no fourcc); re-encode or drop it", uint32(cp.CodecTag()))
+	}
 	if astiav.FindDecoder(cp.CodecID()) == nil {
 		return info, newErr(ErrUnsupported, name, nil, "no decoder for codec %q in this FFmpeg build", info.Codec)
 	}
@@ -318,4 +327,36 @@ func rotationMode(rot float64, has bool) int {
 		return 2
 	}
 	return 0
+}
+
+// meantVideo finds a stream that was meant to be video but that FFmpeg could not identify: a
+// data/unknown stream of no known codec whose track handler names video (MP4's hdlr name, e.g.
+// "VideoHandler") or that still carries a picture size. -1 if none: the file never had video.
+func meantVideo(fc *astiav.FormatContext) int {
+	for i, st := range fc.Streams() {
+		cp := st.CodecParameters()
+		mt := cp.MediaType()
+		if cp.CodecID() != astiav.CodecIDNone || (mt != astiav.MediaTypeData && mt != astiav.MediaTypeUnknown && mt != astiav.MediaTypeVideo) {
+			continue
+		}
+		h := ""
+		if e := st.Metadata().Get("handler_name", nil, 0); e != nil {
+			h = strings.ToLower(e.Value())
+		}
+		if strings.Contains(h, "video") || cp.Width() > 0 && cp.Height() > 0 || mt == astiav.MediaTypeVideo {
+			return i
+		}
+	}
+	return -1
+}
+
+// printableTag reports whether a codec tag is a fourcc of printable ASCII (a codec this
+// FFmpeg does not know) rather than destroyed bytes.
+func printableTag(t uint32) bool {
+	for i := 0; i < 4; i++ {
+		if c := byte(t >> (8 * i)); c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }

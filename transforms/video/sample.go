@@ -3,6 +3,7 @@ package video
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"sort"
@@ -26,6 +27,19 @@ type Clip struct {
 	Missing []bool
 	// DecodeErrors counts packets the decoder rejected (damaged data it skipped).
 	DecodeErrors int
+	// Damaged counts sampled frames whose picture is damaged (see damage.go; only with
+	// OnCorrupt "keep", else such a clip is ErrCorrupt); DamagedAt marks them.
+	Damaged   int
+	DamagedAt []bool
+	// DamagedSkipped counts damaged frames decoded on the way to a target that no target
+	// took: a warning about the file, not about the clip.
+	DamagedSkipped int
+	// DecodedEndS and DeclaredEndS (seconds from the container start) are where the last
+	// decoded frame ends and where the container or stream says the video ends; both are set
+	// only when decoding reached the end of the stream (ReachedEnd).
+	ReachedEnd   bool
+	DecodedEndS  float64
+	DeclaredEndS float64
 	// FramesDecoded is how many frames were decoded to produce the clip.
 	FramesDecoded int
 	// SeekMode is "seek", "sequential", or "seek+sequential" when a bad seek forced a
@@ -71,13 +85,20 @@ type sampling struct {
 	conv *converter
 	info Info
 
-	truncated   bool // the index points past the end of the file
+	truncated   bool   // the index points past the end of the file, or the file is cut
+	cut         string // how the file ends inside a unit of its container (structuralCut)
 	useSeek     bool
 	fellBack    bool
 	noSkip      bool // decode every frame (set after a skipped frame turned out to be the last)
 	streamStart int64
 	decodeErrs  int
 	frames      int
+	damaged     int  // damaged frames decoded by decoders already closed
+	usedDamaged int  // damaged decoded frames some target took
+	usedSeq     int  // s.frames+dec.frames of the last damaged frame a target took
+	shortEnd    bool // the stream ended well before its declared end
+	damageMsg   string
+	gapMsg      string // the first lost stretch a target fell in
 
 	g        geometry
 	clip     *Clip
@@ -105,6 +126,7 @@ func (s *sampling) open() error {
 	if s.dec != nil {
 		s.decodeErrs += s.dec.decodeErrs
 		s.frames += s.dec.frames
+		s.damaged += s.dec.dmg.frames
 		s.dec.close()
 		s.dec = nil
 	}
@@ -127,6 +149,10 @@ func (s *sampling) open() error {
 	}
 	s.info = info
 	s.truncated = in.checkIndex() != nil
+	if s.cut == "" {
+		s.cut = in.structuralCut(info.FormatName)
+	}
+	s.truncated = s.truncated || s.cut != ""
 	s.streamStart = 0
 	if st := in.st.StartTime(); st != noPTS {
 		s.streamStart = st
@@ -142,6 +168,9 @@ func (s *sampling) open() error {
 func (s *sampling) run() (*Clip, error) {
 	if err := s.open(); err != nil {
 		return nil, err
+	}
+	if s.cut != "" && s.cfg.OnMissing != "pad" {
+		return nil, newErr(ErrTruncated, s.src.name, nil, "%s; its frames end where the cut is, so the clip would not be the video the manifest meant (OnMissing \"pad\" keeps what survives); re-download it", s.cut)
 	}
 	switch {
 	case s.cfg.Seek == "never":
@@ -175,6 +204,7 @@ func (s *sampling) run() (*Clip, error) {
 	s.clip = &Clip{
 		Frames: make([]byte, T*frameBytes), PTS: make([]int64, T), TimeS: make([]float64, T),
 		Targets: times, Width: s.g.outW, Height: s.g.outH, Missing: make([]bool, T),
+		DamagedAt: make([]bool, T),
 	}
 	s.rendered = make([]bool, T)
 
@@ -207,6 +237,15 @@ func (s *sampling) run() (*Clip, error) {
 	s.clip.Info = s.info
 	s.clip.DecodeErrors = s.decodeErrs + s.dec.decodeErrs
 	s.clip.FramesDecoded = s.frames + s.dec.frames
+	s.clip.DamagedSkipped = max(0, s.damaged+s.dec.dmg.frames-s.usedDamaged)
+	for _, d := range s.clip.DamagedAt {
+		if d {
+			s.clip.Damaged++
+		}
+	}
+	if s.clip.Damaged > 0 && s.cfg.OnCorrupt != "keep" {
+		return nil, newErr(ErrCorrupt, s.src.name, nil, "%s; %d of %d sampled frames are damaged (OnCorrupt \"keep\" keeps such clips and counts them)", s.damageMsg, s.clip.Damaged, len(times))
+	}
 	switch {
 	case s.fellBack:
 		s.clip.SeekMode = "seek+sequential"
@@ -244,7 +283,7 @@ func (s *sampling) targets() ([]float64, error) {
 		end = dur
 	}
 	if start >= end {
-		return nil, newErr(ErrBadConfig, s.src.name, nil, "span [%g, %g] starts at or after the end of the video (%.3f s)", s.cfg.Start, s.cfg.End, dur)
+		return nil, newErr(ErrBadSpan, s.src.name, nil, "span [%g, %g] starts at or after the end of the video (%.3f s); fix the row's start/end", s.cfg.Start, s.cfg.End, dur)
 	}
 	fps := float64(s.info.NbFrames) / dur
 	vlen := max(1, int(math.Round((end-start)*fps)))
@@ -324,7 +363,14 @@ func (s *sampling) decode(wants []want) error {
 	for i < len(wants) {
 		w := wants[i]
 		if have && cur >= w.tick {
-			if err := s.renderSlots(s.dec.frame, cur, w.slots); err != nil {
+			if s.lostBefore(cur, w.tick) {
+				for _, k := range w.slots {
+					s.clip.Missing[k] = true
+				}
+				i++
+				continue
+			}
+			if err := s.renderSlots(s.dec.frame, cur, w.tick, w.slots); err != nil {
 				return err
 			}
 			i++
@@ -406,8 +452,48 @@ func (s *sampling) decode(wants []want) error {
 	return nil
 }
 
-// atEOF handles targets after the last frame: the last frame when the stream ended
-// cleanly (or the target lies within the last frame's display time), missing otherwise.
+// lostBefore reports whether the frames around target tick were lost: the first frame at or
+// after it (pts p) comes more than max(2 frame intervals, 0.25 s) later although frames were
+// decoded before it, in a constant-rate stream (average and base rate agree within 1%, so a
+// long pause is not a variable-rate file's still stretch). A demuxer resynchronising after
+// damaged bytes drops whole blocks this way without any error (Matroska).
+func (s *sampling) lostBefore(p, tick int64) bool {
+	prev := s.dec.prevPts
+	if prev == noPTS || prev >= tick || !constantRate(s.info) || !s.sawDamage() {
+		return false
+	}
+	tb := ratFloat(s.in.st.TimeBase())
+	if float64(p-tick)*tb <= endTolerance(s.info, 0) {
+		return false
+	}
+	if s.gapMsg == "" {
+		s.gapMsg = fmt.Sprintf("no frame between %.3f s and %.3f s of a %.3g fps stream (the demuxer dropped damaged data)", float64(prev)*tb-s.info.StartTimeS, float64(p)*tb-s.info.StartTimeS, s.info.AvgFPS)
+		if _, first := s.in.logs.count(); first != "" {
+			s.gapMsg += fmt.Sprintf("; FFmpeg: %q", first)
+		}
+	}
+	return true
+}
+
+// sawDamage reports whether FFmpeg reported any damage in this input so far: an error-level
+// message of its demuxer or decoder, a rejected packet or a flagged frame. A gap without any
+// of these is a variable-rate stream's pause (WebRTC recordings skip frames), not lost data.
+func (s *sampling) sawDamage() bool {
+	n := 0
+	if s.in.logs != nil {
+		n, _ = s.in.logs.count()
+	}
+	return n > 0 || s.decodeErrs+s.dec.decodeErrs > 0 || s.damaged+s.dec.dmg.frames > 0
+}
+
+// constantRate reports whether the stream's average and base frame rates agree within 1%.
+func constantRate(info Info) bool {
+	return info.AvgFPS > 0 && info.RFPS > 0 && math.Abs(info.AvgFPS-info.RFPS) <= 0.01*info.RFPS
+}
+
+// atEOF handles targets after the last frame. They get the last frame when the stream ended
+// cleanly (see endsNearDeclared) or lie within the last frame's display time; they are
+// missing otherwise.
 func (s *sampling) atEOF(rest []want) error {
 	clean := s.dec.readErr == nil && !s.truncated
 	var lastPts, lastEnd int64 = noPTS, noPTS
@@ -418,10 +504,13 @@ func (s *sampling) atEOF(rest []want) error {
 			d = 1
 		}
 		lastEnd = lastPts + d
+		if !s.endsNearDeclared(lastPts, d) {
+			clean, s.shortEnd = false, true
+		}
 	}
 	for _, w := range rest {
 		if s.haveLast && lastPts != noPTS && (clean || w.tick < lastEnd) {
-			if err := s.renderSlots(s.dec.last, lastPts, w.slots); err != nil {
+			if err := s.renderSlots(s.dec.last, lastPts, w.tick, w.slots); err != nil {
 				return err
 			}
 			continue
@@ -433,10 +522,68 @@ func (s *sampling) atEOF(rest []want) error {
 	return nil
 }
 
-func (s *sampling) renderSlots(f *astiav.Frame, p int64, slots []int) error {
+// endsNearDeclared records where the last frame (pts p, duration d ticks) ends and reports
+// whether that is a real end of stream: within max(2 frame intervals, 0.25 s) of the end the
+// stream or container declares. Muxers round durations, an audio track may run a few audio
+// frames past the video, and B-frame delay shifts the last pts: measured on the corpus, whole
+// files end 0 to 0.12 s short of their declared end. Two frame intervals keep one lost final
+// frame of a low-rate file (4 fps: 0.5 s) from counting as truncation. A stream that stops
+// further from its end (a Matroska/WebM file cut where no Cues index says what is missing) is
+// not an end of stream: its later targets are missing, and the file truncated.
+func (s *sampling) endsNearDeclared(p, d int64) bool {
+	decoded, declared, near := s.endOf(p, d)
+	s.clip.ReachedEnd, s.clip.DecodedEndS, s.clip.DeclaredEndS = true, decoded, declared
+	return near
+}
+
+// endOf is endsNearDeclared's measurement: where the frame at p of d ticks ends and where the
+// video is declared to end (seconds from the container start), and whether they are near.
+func (s *sampling) endOf(p, d int64) (decoded, declared float64, near bool) {
+	tb := ratFloat(s.in.st.TimeBase())
+	decoded = float64(p+d)*tb - s.info.StartTimeS
+	declared = s.info.DurationS
+	if s.info.DurationSource != "container" { // stream durations run from the stream's start
+		declared += float64(s.streamStart)*tb - s.info.StartTimeS
+	}
+	if s.info.DurationS <= 0 {
+		return decoded, 0, true // nothing declared: the stream's end is the only end there is
+	}
+	return decoded, declared, declared-decoded <= endTolerance(s.info, float64(d)*tb)
+}
+
+// endTolerance is max(2 frame intervals, 0.25 s), the interval from the average frame rate
+// (else the last frame's duration).
+func endTolerance(info Info, lastDurS float64) float64 {
+	iv := lastDurS
+	switch {
+	case info.AvgFPS > 0 && info.AvgFPS <= 1000:
+		iv = 1 / info.AvgFPS
+	case info.RFPS > 0 && info.RFPS <= 1000:
+		iv = 1 / info.RFPS
+	}
+	return max(2*iv, 0.25)
+}
+
+// renderSlots renders frame f (pts p), the frame chosen for target tick, into slots.
+func (s *sampling) renderSlots(f *astiav.Frame, p, tick int64, slots []int) error {
 	fb := s.g.outW * s.g.outH * 3
 	tb := ratFloat(s.in.st.TimeBase())
+	dm := &s.dec.dmg
+	damaged, why := dm.cur, dm.why
+	if !damaged && p > tick && dm.prev {
+		damaged, why = true, "the frame shown before it is damaged ("+dm.prevWhy+") and the frames between were lost"
+	}
+	if dm.cur {
+		if seq := s.frames + s.dec.frames; seq != s.usedSeq {
+			s.usedSeq = seq
+			s.usedDamaged++
+		}
+	}
+	if damaged && s.damageMsg == "" {
+		s.damageMsg = fmt.Sprintf("the frame at %.3f s (target %.3f s) is damaged: %s", float64(p)*tb-s.info.StartTimeS, float64(tick)*tb-s.info.StartTimeS, why)
+	}
 	for j, k := range slots {
+		s.clip.DamagedAt[k] = damaged
 		dst := s.clip.Frames[k*fb : (k+1)*fb]
 		if j == 0 {
 			if err := s.conv.render(f, s.g, dst); err != nil {
@@ -465,8 +612,15 @@ func (s *sampling) finish() error {
 		return nil
 	}
 	class, why := ErrCorrupt, "the stream has damaged data"
+	if s.gapMsg != "" {
+		why = "the stream has damaged data: " + s.gapMsg
+	}
 	if s.truncated || s.dec.readErr != nil {
 		class, why = ErrTruncated, "the file ends before the frames it claims"
+	}
+	if s.shortEnd {
+		c := s.clip
+		class, why = ErrTruncated, fmt.Sprintf("the stream decodes to %.2f s of a declared %.2f s (%.0f%%): the file ends before the frames it claims", c.DecodedEndS, c.DeclaredEndS, 100*c.DecodedEndS/c.DeclaredEndS)
 	}
 	T := len(s.rendered)
 	if len(miss) == T {
@@ -498,6 +652,7 @@ func (s *sampling) finish() error {
 		}
 		copy(s.clip.Frames[k*fb:(k+1)*fb], s.clip.Frames[src*fb:(src+1)*fb])
 		s.clip.PTS[k], s.clip.TimeS[k] = s.clip.PTS[src], s.clip.TimeS[src]
+		s.clip.DamagedAt[k] = s.clip.DamagedAt[src]
 		s.clip.Padded++
 	}
 	return nil

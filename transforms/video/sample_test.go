@@ -41,12 +41,24 @@ func TestCorpusSampleFileVsReader(t *testing.T) {
 	dir, entries := loadCorpus(t)
 	for _, e := range entries {
 		for _, smp := range []string{"rand", "middle"} {
-			t.Run(e.Path+"/"+smp, func(t *testing.T) {
+			name := e.Path + "/" + smp
+			if e.HasSpan() {
+				a, b := e.Span()
+				name += fmt.Sprintf("/span_%g_%g", a, b)
+			}
+			t.Run(name, func(t *testing.T) {
 				path := filepath.Join(dir, e.Path)
 				cfg := DefaultSampleConfig()
 				cfg.Sampler, cfg.Seed, cfg.Size, cfg.Frames = smp, SeedFor(e.Path), 48, 6
 				cfg.Deadline = 30 * time.Second
+				cfg.Start, cfg.End = e.Span()
+				if e.Expect == "ok" && smp == "middle" {
+					cfg.OnMissing = "pad" // an ok entry needs no padding: check that none happens
+				}
 				a, errA := Sample(context.Background(), FileSource(path), cfg)
+				if errA == nil && a.Padded > 0 && !e.Padded {
+					t.Fatalf("%d of %d frames padded (targets %v, missing %v), but the entry is whole", a.Padded, len(a.Missing), a.Targets, a.Missing)
+				}
 				okClass := false
 				for _, c := range acceptable(e) {
 					okClass = okClass || Class(errA) == c
@@ -194,7 +206,7 @@ func TestSpan(t *testing.T) {
 		}
 	}
 	cfg.Sampler, cfg.Start, cfg.End = "middle", 70, 0
-	if _, err := Sample(context.Background(), FileSource(path), cfg); !errors.Is(err, ErrBadConfig) {
+	if _, err := Sample(context.Background(), FileSource(path), cfg); !errors.Is(err, ErrBadConfig) && !errors.Is(err, ErrBadSpan) {
 		t.Errorf("span after the end: err %v, want ErrBadConfig", err)
 	}
 }

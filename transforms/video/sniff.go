@@ -3,6 +3,7 @@ package video
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 )
 
@@ -33,25 +34,43 @@ func sniffContainer(b []byte) string {
 	return ""
 }
 
-// isoTruncated walks the top-level ISO-BMFF boxes and reports whether the last one claims
-// more bytes than the file has, or the chain ends without a moov (the index was at the end
-// and got cut off). ok is false when the walk itself makes no sense (not ISO-BMFF).
-func isoTruncated(r io.ReaderAt, size int64) (truncated, ok bool) {
+// isoWalk is what a walk over the top-level ISO-BMFF boxes found.
+type isoWalk struct {
+	ok      bool   // the bytes are a chain of boxes (else nothing below is meaningful)
+	cutBox  string // the box whose declared size runs past the end of the file ("" if none)
+	cutAt   int64  // where that box starts
+	cutWant int64  // the size it declares
+	moov    bool   // a moov box was seen
+}
+
+// cut says where the file ends inside a box, or "" when every box ends within the file.
+func (w isoWalk) cut(size int64) string {
+	if w.cutBox == "" {
+		return ""
+	}
+	return fmt.Sprintf("the file ends inside its %q box (at byte %d it declares %d bytes, %d are present)", w.cutBox, w.cutAt, w.cutWant, size-w.cutAt)
+}
+
+// walkISO walks the top-level boxes (at most 100000; a fragmented file has two per fragment).
+// A file cut inside a box has a last box whose declared size runs past the end of the file;
+// a walk that ends exactly at the last byte describes a whole file.
+func walkISO(r io.ReaderAt, size int64) isoWalk {
 	var off int64
+	var w isoWalk
 	hdr := make([]byte, 16)
-	sawMoov := false
 	for n := 0; off < size && n < 100000; n++ {
 		if size-off < 8 {
-			return true, true
+			w.ok, w.cutBox, w.cutAt, w.cutWant = true, "(box header)", off, 8
+			return w
 		}
 		if _, err := r.ReadAt(hdr[:8], off); err != nil {
-			return false, false
+			return isoWalk{}
 		}
 		bsize := int64(binary.BigEndian.Uint32(hdr[:4]))
 		typ := string(hdr[4:8])
 		for _, c := range []byte(typ) {
 			if c < 0x20 || c > 0x7e {
-				return false, false
+				return isoWalk{moov: w.moov}
 			}
 		}
 		switch bsize {
@@ -59,20 +78,23 @@ func isoTruncated(r io.ReaderAt, size int64) (truncated, ok bool) {
 			bsize = size - off
 		case 1:
 			if _, err := r.ReadAt(hdr[8:16], off+8); err != nil {
-				return true, true
+				w.ok, w.cutBox, w.cutAt, w.cutWant = true, typ, off, 16
+				return w
 			}
 			bsize = int64(binary.BigEndian.Uint64(hdr[8:16]))
 		}
 		if bsize < 8 {
-			return false, false
+			return isoWalk{moov: w.moov}
 		}
 		if typ == "moov" {
-			sawMoov = true
+			w.moov = true
 		}
-		if off+bsize > size {
-			return true, true
+		if off+bsize > size || off+bsize < off {
+			w.ok, w.cutBox, w.cutAt, w.cutWant = true, typ, off, bsize
+			return w
 		}
 		off += bsize
 	}
-	return !sawMoov, true
+	w.ok = true
+	return w
 }

@@ -22,6 +22,12 @@ void umt_flush(AVCodecContext *c) { avcodec_flush_buffers(c); }
 int64_t umt_best_effort(const AVFrame *f) { return f->best_effort_timestamp; }
 int64_t umt_frame_duration(const AVFrame *f) { return f->pkt_duration; }
 int umt_frame_interlaced(const AVFrame *f) { return f->interlaced_frame; }
+// umt_frame_damage is the frame's FF_DECODE_ERROR_* bits (decode_error_flags), with bit 16 set
+// when the decoder marked it AV_FRAME_FLAG_CORRUPT: 0 for a frame decoded from intact data.
+int umt_frame_damage(const AVFrame *f) {
+	return f->decode_error_flags | ((f->flags & AV_FRAME_FLAG_CORRUPT) ? 1 << 16 : 0);
+}
+int umt_frame_key(const AVFrame *f) { return f->key_frame; }
 int64_t umt_frame_bytes(const AVFrame *f) {
 	int n = av_image_get_buffer_size(f->format, f->width, f->height, 1);
 	return n < 0 ? (int64_t)f->width * f->height * 3 : n;
@@ -266,3 +272,27 @@ void umt_avio_free(AVIOContext *pb) {
 
 #include <malloc.h>
 int umt_malloc_trim(void) { return malloc_trim(0); }
+
+// ---- FFmpeg log ----
+// Error-level messages of a demuxer or decoder we opened go to Go (umtGoLog) keyed by the
+// context pointer, so a call learns what FFmpeg complained about while reading its input;
+// messages at or above the level the user asked for (UMT_FFMPEG_LOG) go to stderr as usual.
+static int umt_user_level = AV_LOG_QUIET;
+
+static void umt_log_cb(void *avcl, int level, const char *fmt, va_list vl) {
+	if (level <= AV_LOG_ERROR && avcl) {
+		char line[512];
+		va_list vl2;
+		va_copy(vl2, vl);
+		vsnprintf(line, sizeof line, fmt, vl2);
+		va_end(vl2);
+		umtGoLog((uintptr_t)avcl, line);
+	}
+	if (level <= umt_user_level) av_log_default_callback(avcl, level, fmt, vl);
+}
+
+void umt_log_init(int user_level) {
+	umt_user_level = user_level;
+	av_log_set_level(user_level > AV_LOG_ERROR ? user_level : AV_LOG_ERROR);
+	av_log_set_callback(umt_log_cb);
+}
