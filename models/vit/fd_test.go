@@ -52,29 +52,7 @@ func checkGradientFD(t *testing.T, cfg Config) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	B, nv := 3, 6
-	b := Batch{B: B}
-	for i := 0; i < B; i++ {
-		toks := []int32{0, 3, 5, 16, 17, 30}
-		video := make([]float32, 3*cfg.Frames*cfg.ImgSize*cfg.ImgSize)
-		for j := range video {
-			video[j] = float32(r.NormFloat64())
-		}
-		p, _ := Patchify(cfg, video, toks)
-		b.Patches = append(b.Patches, p...)
-		b.Tokens = append(b.Tokens, toks...)
-	}
-	b.Targets = make([]float32, cfg.ReturnLayers*B*nv*cfg.ClipDim)
-	for i := 0; i < len(b.Targets); i += cfg.ClipDim {
-		var ss float64
-		for j := i; j < i+cfg.ClipDim; j++ {
-			b.Targets[j] = float32(r.NormFloat64())
-			ss += float64(b.Targets[j] * b.Targets[j])
-		}
-		for j := i; j < i+cfg.ClipDim; j++ {
-			b.Targets[j] /= float32(math.Sqrt(ss))
-		}
-	}
+	b := randomBatch(cfg, r, 3, []int32{0, 3, 5, 16, 17, 30})
 	const key = 12345 // drop-path draws; with rate 0.5 some samples drop some branches
 	if _, err := m.Step(b, key); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package vit
 
 import (
 	"encoding/binary"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -136,17 +135,7 @@ func writeStudentSet(t *testing.T, dir string, s testenv.Stage1) {
 		b.Tokens = append(b.Tokens, toks...)
 	}
 	nv := b.Visible()
-	b.Targets = make([]float32, K*B*nv*C)
-	for i := 0; i < len(b.Targets); i += C {
-		var ss float64
-		for j := i; j < i+C; j++ {
-			b.Targets[j] = float32(r.NormFloat64())
-			ss += float64(b.Targets[j]) * float64(b.Targets[j])
-		}
-		for j := i; j < i+C; j++ {
-			b.Targets[j] /= float32(math.Sqrt(ss))
-		}
-	}
+	b.Targets = unitTargets(r, K*B*nv, C)
 	loss, err := m.Step(b, 0)
 	if err != nil {
 		t.Fatal(err)

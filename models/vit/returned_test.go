@@ -50,21 +50,8 @@ func checkDecoderInputs(t *testing.T, cfg Config) {
 	}
 	defer m.Close()
 	B, toks := 2, []int32{1, 4, 9, 17, 22, 30}
-	b := Batch{B: B}
-	for i := 0; i < B; i++ {
-		video := make([]float32, 3*cfg.Frames*cfg.ImgSize*cfg.ImgSize)
-		for j := range video {
-			video[j] = float32(r.NormFloat64())
-		}
-		p, _ := Patchify(cfg, video, toks)
-		b.Patches = append(b.Patches, p...)
-		b.Tokens = append(b.Tokens, toks...)
-	}
+	b := randomBatch(cfg, r, B, toks)
 	K, C, D, M := cfg.ReturnLayers, cfg.ClipDim, cfg.Dim, B*len(toks)
-	b.Targets = make([]float32, K*M*C)
-	for i := range b.Targets {
-		b.Targets[i] = float32(r.NormFloat64()) / float32(math.Sqrt(float64(C)))
-	}
 	if err := m.Forward(b, false, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -134,4 +121,37 @@ func maxAbsDiff(a, b []float32) float64 {
 		m = math.Max(m, math.Abs(float64(a[i])-float64(b[i])))
 	}
 	return m
+}
+
+// randomBatch is B clips of N(0,1) video, each with the visible tokens toks, and unit random
+// targets.
+func randomBatch(cfg Config, r *rand.Rand, B int, toks []int32) Batch {
+	b := Batch{B: B}
+	for i := 0; i < B; i++ {
+		video := make([]float32, 3*cfg.Frames*cfg.ImgSize*cfg.ImgSize)
+		for j := range video {
+			video[j] = float32(r.NormFloat64())
+		}
+		p, _ := Patchify(cfg, video, toks)
+		b.Patches = append(b.Patches, p...)
+		b.Tokens = append(b.Tokens, toks...)
+	}
+	b.Targets = unitTargets(r, cfg.ReturnLayers*B*len(toks), cfg.ClipDim)
+	return b
+}
+
+// unitTargets is n random unit vectors of dimension c.
+func unitTargets(r *rand.Rand, n, c int) []float32 {
+	out := make([]float32, n*c)
+	for i := 0; i < len(out); i += c {
+		var ss float64
+		for j := i; j < i+c; j++ {
+			out[j] = float32(r.NormFloat64())
+			ss += float64(out[j]) * float64(out[j])
+		}
+		for j := i; j < i+c; j++ {
+			out[j] /= float32(math.Sqrt(ss))
+		}
+	}
+	return out
 }

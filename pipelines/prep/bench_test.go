@@ -48,27 +48,9 @@ func writeRandomB16(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	D, P, M, O := c.Width, c.Patch, c.MLPDim, c.OutputDim
-	t := []weights.Tensor{
-		weights.F32Tensor("visual.class_embedding", []int{D}, w.Class),
-		weights.F32Tensor("visual.positional_embedding", []int{c.PosGrid*c.PosGrid + 1, D}, w.Pos),
-		weights.F32Tensor("visual.conv1.weight", []int{D, 3, P, P}, w.Conv),
-		weights.F32Tensor("visual.ln_pre.weight", []int{D}, w.LnPreW),
-		weights.F32Tensor("visual.ln_pre.bias", []int{D}, w.LnPreB),
-		weights.F32Tensor("visual.ln_post.weight", []int{D}, w.LnPostW),
-		weights.F32Tensor("visual.ln_post.bias", []int{D}, w.LnPostB),
-		weights.F32Tensor("visual.proj", []int{D, O}, w.Proj),
-	}
-	for i, bl := range w.Blocks {
-		p := fmt.Sprintf("visual.transformer.resblocks.%d.", i)
-		t = append(t,
-			weights.F32Tensor(p+"ln_1.weight", []int{D}, bl.Ln1W), weights.F32Tensor(p+"ln_1.bias", []int{D}, bl.Ln1B),
-			weights.F32Tensor(p+"attn.in_proj_weight", []int{3 * D, D}, bl.InW), weights.F32Tensor(p+"attn.in_proj_bias", []int{3 * D}, bl.InB),
-			weights.F32Tensor(p+"attn.out_proj.weight", []int{D, D}, bl.OutW), weights.F32Tensor(p+"attn.out_proj.bias", []int{D}, bl.OutB),
-			weights.F32Tensor(p+"ln_2.weight", []int{D}, bl.Ln2W), weights.F32Tensor(p+"ln_2.bias", []int{D}, bl.Ln2B),
-			weights.F32Tensor(p+"mlp.c_fc.weight", []int{M, D}, bl.FcW), weights.F32Tensor(p+"mlp.c_fc.bias", []int{M}, bl.FcB),
-			weights.F32Tensor(p+"mlp.c_proj.weight", []int{D, M}, bl.CProjW), weights.F32Tensor(p+"mlp.c_proj.bias", []int{D}, bl.CProjB),
-		)
+	t, err := w.OpenAITensors(c)
+	if err != nil {
+		b.Fatal(err)
 	}
 	path := filepath.Join(b.TempDir(), "vit_b16_random.safetensors")
 	if err := weights.Write(path, t, nil); err != nil {
