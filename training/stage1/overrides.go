@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -71,61 +71,74 @@ func (c *Config) Set(kv string) (string, error) {
 	if !ok || key == "" {
 		return "", fmt.Errorf("stage1: --set %q: want key=value, e.g. --set batch_size=4 or --set model.depth=6", kv)
 	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return key, err
-	}
-	var root map[string]any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&root); err != nil {
-		return key, err
-	}
-	delete(root, "preset")
 	parts := strings.Split(key, ".")
-	m := root
+	t := reflect.TypeOf(*c)
 	for i, p := range parts {
-		v, ok := m[p]
-		if !ok {
-			return key, fmt.Errorf("stage1: --set %s: no field %q; fields here are %s", key, strings.Join(parts[:i+1], "."), strings.Join(fieldNames(strings.Join(parts[:i], "."), m), ", "))
+		here := strings.Join(parts[:i], ".")
+		if t.Kind() != reflect.Struct {
+			return key, fmt.Errorf("stage1: --set %s: %s is not an object", key, here)
 		}
-		if i == len(parts)-1 {
-			if _, obj := v.(map[string]any); obj {
-				return key, fmt.Errorf("stage1: --set %s: %s is an object; set one of its fields: %s", key, key, strings.Join(fieldNames(key, v.(map[string]any)), ", "))
-			}
-			var nv any
-			if err := json.Unmarshal([]byte(val), &nv); err != nil {
-				nv = val
-			}
-			m[p] = nv
-			break
+		f, ok := jsonField(t, p)
+		if !ok || (i == 0 && p == "preset") {
+			return key, fmt.Errorf("stage1: --set %s: no field %q; fields here are %s", key, strings.Join(parts[:i+1], "."), strings.Join(jsonFields(here, t), ", "))
 		}
-		sub, ok := v.(map[string]any)
-		if !ok {
-			return key, fmt.Errorf("stage1: --set %s: %s is not an object", key, strings.Join(parts[:i+1], "."))
-		}
-		m = sub
+		t = f.Type
 	}
-	nb, _ := json.Marshal(root)
-	nc, err := decode(nb)
-	if err != nil {
+	if t.Kind() == reflect.Struct {
+		return key, fmt.Errorf("stage1: --set %s: %s is an object; set one of its fields: %s", key, key, strings.Join(jsonFields(key, t), ", "))
+	}
+	raw := []byte(val)
+	if !json.Valid(raw) {
+		raw, _ = json.Marshal(val)
+	}
+	patch := json.RawMessage(raw)
+	for i := len(parts) - 1; i >= 0; i-- {
+		patch, _ = json.Marshal(map[string]json.RawMessage{parts[i]: patch})
+	}
+	nc := *c // decoding into a copy overwrites only the patched field
+	dec := json.NewDecoder(bytes.NewReader(patch))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&nc); err != nil {
 		return key, fmt.Errorf("stage1: --set %s=%s: %v", key, val, err)
 	}
-	nc.Preset = c.Preset
 	*c = nc
 	return key, nil
 }
 
-// fieldNames lists the dotted names of m's fields under prefix, sorted.
-func fieldNames(prefix string, m map[string]any) []string {
+// jsonField finds the field of struct type t whose JSON name is name.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); jsonName(f) == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// jsonFields lists the dotted JSON names of t's fields under prefix, sorted.
+func jsonFields(prefix string, t reflect.Type) []string {
 	if prefix != "" {
 		prefix += "."
 	}
 	var out []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, prefix+k)
+	for i := 0; i < t.NumField(); i++ {
+		if n := jsonName(t.Field(i)); n != "" && n != "-" && !(prefix == "" && n == "preset") {
+			out = append(out, prefix+n)
+		}
 	}
+	slices.Sort(out)
 	return out
+}
+
+func jsonName(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	n, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if n == "" {
+		n = f.Name
+	}
+	return n
 }
 
 // FitDataset sets the fields a dataset's provenance fixes and the user did not choose: the

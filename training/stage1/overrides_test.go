@@ -27,6 +27,7 @@ func TestSetOverridesOneField(t *testing.T) {
 		{"masks=among", func(c Config) bool { return c.Masks == MasksAmong }},
 		{`masks="stored"`, func(c Config) bool { return c.Masks == MasksStored }},
 		{"lr=2.5e-4", func(c Config) bool { return c.LR == 2.5e-4 }},
+		{"model.return_interval=2", func(c Config) bool { return c.Model.ReturnInterval == 2 }}, // omitempty in JSON
 	} {
 		cfg := base
 		key, err := cfg.Set(c.kv)
