@@ -28,7 +28,7 @@ echo "demo: umt prep testdata/sample/manifest.jsonl -> $out" >&2
 "$umt" train stage1 --data "$out" --config tiny --output "$run" --max-steps 20 --log-every 5
 # demo-commands end
 echo
-echo "demo: run report:  $out/prep-report.json"
+echo "demo: run report:  $out/prep-report.json (drawn in $out/prep-report.png)"
 echo "demo: checkpoint:  $run/checkpoints/$(cat "$run/checkpoints/latest")"
 echo "demo: loss plot:   $run/loss.png"
 echo "demo: metrics:     $run/metrics.jsonl"

@@ -54,7 +54,8 @@ with UMT's sampler, seeded by clip id, or all tokens), and commits Arrow shards 
 table and the dataset index. Every manifest row ends up either as a clip or as a failure row
 with its class (empty, not_media, truncated, corrupt, no_video_stream, missing, timeout,
 manifest, duplicate, ...): ok + failed == rows, checked before the index is written. A run
-report (JSON) is written to DATASET/prep-report.json and summarised on stderr.
+report (JSON) is written to DATASET/prep-report.json and summarised on stderr, and drawn in
+DATASET/prep-report.png (clips per second over the run, failures by class).
 
 Manifests: UMT JSON lists ([{"video": path, "caption": text}]; "image" entries are 1-frame
 clips: use --frames 1 for image corpora, or --on-missing=pad to repeat them), CSV path,label (Kinetics style,
@@ -155,10 +156,17 @@ func runPrep(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stopBar := startProgress(ctx, cfg)
+	stopSamples := sampleProgress(250 * time.Millisecond)
 	rep, err := prep.Run(ctx, cfg)
 	stopBar()
+	samples := stopSamples()
 	if rep != nil {
 		fmt.Fprint(os.Stderr, rep.Summary())
+		if uri, perr := writeReportPlot(ctx, rep, samples); perr != nil {
+			fmt.Fprintf(os.Stderr, "  (the report's plot was not written: %v)\n", perr)
+		} else {
+			fmt.Fprintf(os.Stderr, "  plot %s\n", uri)
+		}
 		if prepFlags.asJSON {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")

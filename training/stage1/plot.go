@@ -1,85 +1,49 @@
 package stage1
 
 import (
-	"image"
-	"image/color"
-	"image/png"
-	"math"
-	"os"
+	"context"
+	"fmt"
+	"path/filepath"
 
-	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/internal/charts"
+	"github.com/umt-dev/umt/transforms/storage"
 )
 
-// PlotLoss draws loss against step as a PNG (800×400): grey axes with tick marks at every
-// tenth of each range, the per-step loss in light blue and its running mean over 1/50 of the
-// run in dark blue. The numeric ranges are in metrics.jsonl; the picture is for a glance.
-func PlotLoss(path string, ms []Metrics) error {
-	const W, H, pad = 800, 400, 30
-	img := image.NewRGBA(image.Rect(0, 0, W, H))
-	for i := range img.Pix {
-		img.Pix[i] = 255
+// PlotLoss writes loss.png (1000×700): the loss per step and its running mean over 1/50 of the
+// run (at least 5 steps) above the learning rate, against step, with labelled axes, tick
+// numbers, legends and title (the run's name and config, two lines).
+func PlotLoss(path, title string, ms []Metrics) error {
+	steps, loss, lr := make([]float64, len(ms)), make([]float64, len(ms)), make([]float64, len(ms))
+	for i, m := range ms {
+		steps[i], loss[i], lr[i] = float64(m.Step), m.Loss, m.LR
 	}
-	axis := color.RGBA{120, 120, 120, 255}
-	for x := pad; x < W-pad; x++ {
-		img.Set(x, H-pad, axis)
+	if len(ms) == 0 {
+		title += "\n(no steps recorded)"
 	}
-	for y := pad; y <= H-pad; y++ {
-		img.Set(pad, y, axis)
-	}
-	for i := 0; i <= 10; i++ {
-		x := pad + i*(W-2*pad)/10
-		y := H - pad - i*(H-2*pad)/10
-		for d := 0; d < 5; d++ {
-			img.Set(x, H-pad+d, axis)
-			img.Set(pad-d, y, axis)
-		}
-	}
+	win := max(5, len(ms)/50)
+	lp := charts.New(title, "step", "loss (mean of 2 − 2·cos)")
+	rp := charts.New("", "step", "learning rate")
 	if len(ms) > 0 {
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for _, m := range ms {
-			lo, hi = math.Min(lo, m.Loss), math.Max(hi, m.Loss)
+		if err := charts.Line(lp, "loss per step", steps, loss, charts.Light, 1); err != nil {
+			return err
 		}
-		if hi == lo {
-			hi = lo + 1
+		if err := charts.Line(lp, fmt.Sprintf("mean of the last %d steps", win), steps, charts.RunningMean(loss, win), charts.Dark, 2); err != nil {
+			return err
 		}
-		px := func(i int, v float64) (int, int) {
-			x := pad + int(float64(i)/math.Max(1, float64(len(ms)-1))*float64(W-2*pad-1))
-			y := H - pad - 1 - int((v-lo)/(hi-lo)*float64(H-2*pad-2))
-			return x, y
+		if err := charts.Line(rp, "lr (warmup, cosine decay)", steps, lr, charts.Orange, 2); err != nil {
+			return err
 		}
-		line := func(vals []float64, c color.RGBA) {
-			for i := 1; i < len(vals); i++ {
-				x0, y0 := px(i-1, vals[i-1])
-				x1, y1 := px(i, vals[i])
-				n := max(abs(x1-x0), abs(y1-y0), 1)
-				for s := 0; s <= n; s++ {
-					img.Set(x0+(x1-x0)*s/n, y0+(y1-y0)*s/n, c)
-				}
-			}
-		}
-		raw := make([]float64, len(ms))
-		for i, m := range ms {
-			raw[i] = m.Loss
-		}
-		win := max(1, len(ms)/50)
-		smooth := make([]float64, len(ms))
-		var s float64
-		for i, v := range raw {
-			s += v
-			if i >= win {
-				s -= raw[i-win]
-			}
-			smooth[i] = s / float64(min(i+1, win))
-		}
-		line(raw, color.RGBA{160, 190, 240, 255})
-		line(smooth, color.RGBA{20, 50, 160, 255})
 	}
-	return vit.AtomicWrite(path, func(f *os.File) error { return png.Encode(f, img) })
+	png, err := charts.PNG(1000, 700, lp, rp)
+	if err != nil {
+		return err
+	}
+	return storage.WriteFile(context.Background(), path, png)
 }
 
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
+// plotTitle names the run (its directory) and the config that shaped the curve.
+func (t *Trainer) plotTitle() string {
+	c, m := t.Cfg, t.Cfg.Model
+	return fmt.Sprintf("stage 1: %s, teacher %s\nstudent %d×%d (dim × depth), %d frames × %d px / %d, batch %d × %d ranks, peak lr %.3g, masks %s, seed %d",
+		filepath.Base(t.opts.Out), t.Prov.Teacher, m.Dim, m.Depth, m.Frames, m.ImgSize, m.Patch, c.BatchSize, c.World, c.PeakLR(), c.Masks, c.Seed)
 }

@@ -72,7 +72,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 			return err
 		}
 		t.logf("checkpoint %s", dir)
-		if err := PlotLoss(filepath.Join(t.opts.Out, "loss.png"), append(past, t.hist...)); err != nil {
+		if err := PlotLoss(filepath.Join(t.opts.Out, "loss.png"), t.plotTitle(), append(past, t.hist...)); err != nil {
 			return err
 		}
 	}
