@@ -41,7 +41,6 @@ func init() {
 			"teacher_layers":     "teacher-layers",
 			"teacher_name":       "teacher-name",
 			"on_missing":         "on-missing",
-			"keep_damaged":       "keep-damaged",
 			"mask_ratio":         "mask-ratio",
 			"csv_sep":            "csv-sep",
 			"batch_clips":        "batch-clips",
@@ -115,7 +114,7 @@ Examples:
 			fs.StringVar(&c.Interp, "interp", c.Interp, "resize interpolation (bicubic, bilinear, area, ...)")
 			fs.Int64Var(&c.Seed, "seed", c.Seed, "seed of the sampler and of the semantic mask draws (combined with each clip id)")
 			fs.StringVar(&c.OnMissing, "on-missing", c.OnMissing, `frames a damaged file cannot give: "fail" the clip or "pad" with the nearest frame`)
-			fs.BoolVar(&c.KeepDamaged, "keep-damaged", false, "keep clips whose decoding skipped damaged packets (default: fail them as corrupt)")
+			fs.StringVar(&c.OnCorrupt, "on-corrupt", c.OnCorrupt, `a sampled frame FFmpeg decoded from damaged data: "fail" the clip as corrupt or "keep" it (counted in the report)`)
 			fs.StringVar(&c.Layout, "layout", c.Layout, "stored teacher tokens: visible:M (union of M semantic masks) or full")
 			fs.Float64Var(&c.MaskRatio, "mask-ratio", c.MaskRatio, "UMT's mask ratio; visible tokens per frame = HW - int(HW*ratio)")
 			fs.StringVar(&c.ManifestFormat, "format", "", "manifest format json|jsonl|csv|parquet (default: from the file name)")
@@ -181,7 +180,7 @@ func runPrep(args []string) error {
 // dataset other than the one the command line describes.
 func phaseFlags(phase string, visitSet func(func(*flag.Flag))) error {
 	ignored := map[string][]string{
-		prep.PhaseTeacher: {"frames", "size", "sampler", "interp", "seed", "on-missing", "keep-damaged", "format", "root", "csv-sep", "deadline"},
+		prep.PhaseTeacher: {"frames", "size", "sampler", "interp", "seed", "on-missing", "on-corrupt", "format", "root", "csv-sep", "deadline"},
 		prep.PhaseFrames:  {"teacher", "teacher-config", "teacher-resolution", "teacher-layers", "teacher-interval", "teacher-name", "layout", "mask-ratio", "batch-clips", "threads", "device"},
 	}[phase]
 	var set []string

@@ -48,7 +48,7 @@ type Config struct {
 	Compression string        // lz4, zstd, none
 	Deadline    time.Duration // per-video decode deadline
 	RetryFailed bool          // redo rows that failed in the committed dataset
-	KeepDamaged bool          // keep clips whose decoding skipped damaged packets (default: fail them as corrupt)
+	OnCorrupt   string        // fail (default) or keep clips with damaged sampled frames (counted in the report)
 	Workers     int           // kernels threads per teacher (0 = all cores)
 	// Device picks the teacher's compute backend: cpu, cuda, cuda:N, or auto (the GPU when one
 	// works, else the CPU, with the reason logged). "" means cpu.
@@ -68,7 +68,7 @@ const Namespace = "umt.prep"
 // Defaults returns UMT's stage-1 settings.
 func Defaults() Config {
 	return Config{
-		Frames: 8, Size: 224, Sampler: video.SamplerMiddle, Interp: "bicubic", OnMissing: "fail",
+		Frames: 8, Size: 224, Sampler: video.SamplerMiddle, Interp: "bicubic", OnMissing: "fail", OnCorrupt: "fail",
 		Layout: "visible:1", MaskRatio: 0.8, BatchClips: 4, GroupClips: 256,
 		TargetBytes: 512 << 20, Compression: shard.CompressLZ4, Deadline: 2 * time.Minute,
 	}
@@ -87,6 +87,7 @@ func (c Config) SampleConfig(clipID string, start, end float64) video.SampleConf
 	sc.Sampler, sc.Frames, sc.Size, sc.Crop, sc.Interp = c.Sampler, c.Frames, c.Size, true, c.Interp
 	sc.Seed = video.SeedFor(clipID) ^ uint64(c.Seed)
 	sc.Start, sc.End, sc.OnMissing, sc.Deadline = start, end, c.OnMissing, c.Deadline
+	sc.OnCorrupt = c.OnCorrupt
 	return sc
 }
 
@@ -94,6 +95,16 @@ func (c Config) SampleConfig(clipID string, start, end float64) video.SampleConf
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	switch c.OnMissing {
+	case "", "fail", "pad":
+	default:
+		bad("--on-missing %q: use fail (a clip with targets no frame can fill fails as truncated/corrupt) or pad (repeat the nearest frame, counted in the report)", c.OnMissing)
+	}
+	switch c.OnCorrupt {
+	case "", "fail", "keep":
+	default:
+		bad("--on-corrupt %q: use fail (a clip with a damaged sampled frame fails as corrupt) or keep (write it, counted in the report)", c.OnCorrupt)
+	}
 	switch c.Phase {
 	case "", PhaseAll, PhaseFrames, PhaseTeacher:
 	default:

@@ -30,6 +30,9 @@ type decodeFn struct {
 	frames    beam.Counter
 	bytes     beam.Counter
 	failed    beam.Counter
+	padded    beam.Counter
+	damaged   beam.Counter
+	warned    beam.Counter
 	decodeMS  beam.Distribution
 	decodeFPS beam.Distribution
 }
@@ -39,6 +42,9 @@ func (f *decodeFn) Setup(ctx context.Context) error {
 	f.frames = beam.NewCounter(Namespace, "frames")
 	f.bytes = beam.NewCounter(Namespace, "frame_bytes")
 	f.failed = beam.NewCounter(Namespace, "decode_failed")
+	f.padded = beam.NewCounter(Namespace, CounterFramesPadded)
+	f.damaged = beam.NewCounter(Namespace, CounterFramesDamaged)
+	f.warned = beam.NewCounter(Namespace, CounterDamagedSkipped)
 	f.decodeMS = beam.NewDistribution(Namespace, "decode_ms_per_clip")
 	f.decodeFPS = beam.NewDistribution(Namespace, "frames_decoded_per_clip")
 	st, err := storage.Open(ctx, f.Cfg.Output)
@@ -100,10 +106,11 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 		fail(video.Class(err), StageDecode, err.Error())
 		return nil
 	}
-	if c.DecodeErrors > 0 && !f.Cfg.KeepDamaged {
-		fail("corrupt", StageDecode, fmt.Sprintf("%s: the decoder skipped %d damaged packets while producing the sampled frames, so they may show artefacts; pass --keep_damaged to keep such clips", w.Row.URI, c.DecodeErrors))
-		return nil
-	}
+	// video.Sample already failed a clip whose sampled frames are damaged (--on-corrupt=fail) or
+	// have no frame (--on-missing=fail); what it let through is counted here.
+	f.padded.Inc(ctx, int64(c.Padded))
+	f.damaged.Inc(ctx, int64(c.Damaged))
+	f.warned.Inc(ctx, int64(c.DamagedSkipped))
 	f.decodeMS.Update(ctx, time.Since(start).Milliseconds())
 	f.decodeFPS.Update(ctx, int64(c.FramesDecoded))
 	f.frames.Inc(ctx, int64(len(c.PTS)))

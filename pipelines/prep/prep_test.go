@@ -97,6 +97,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	t.Log(rep.Summary())
 	checkOutcomes(t, root, out, entries, rep)
+	if rep.PaddedFrames != 0 || rep.DamagedFrames != 0 {
+		t.Errorf("default run wrote %d padded and %d damaged frames; only --on-missing=pad / --on-corrupt=keep may", rep.PaddedFrames, rep.DamagedFrames)
+	}
 	checkRowsAgainstTeacher(t, cfg, out)
 }
 

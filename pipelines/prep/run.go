@@ -181,9 +181,23 @@ type Report struct {
 	DecodeMSMean  float64 `json:"decode_ms_per_clip_mean"`
 	TeacherMSMean float64 `json:"teacher_ms_per_clip_mean"`
 
+	// Frames written as copies of a neighbour (--on-missing=pad), damaged frames written
+	// (--on-corrupt=keep), and damaged frames decoded on the way to a target that no target
+	// took (warnings), over the clips this run computed.
+	PaddedFrames   int64 `json:"frames_padded"`
+	DamagedFrames  int64 `json:"frames_damaged"`
+	DamagedSkipped int64 `json:"damaged_frames_skipped"`
+
 	Counters      map[string]int64                `json:"counters"`
 	Distributions map[string]runners.Distribution `json:"distributions"`
 }
+
+// Counters of the decode step behind the report's frame counts.
+const (
+	CounterFramesPadded   = "frames_padded"
+	CounterFramesDamaged  = "frames_damaged"
+	CounterDamagedSkipped = "damaged_frames_skipped"
+)
 
 // NewReport reads the committed dataset and the job's metrics.
 func NewReport(ctx context.Context, cfg Config, res *runners.Result, wall time.Duration) (*Report, error) {
@@ -201,11 +215,13 @@ func NewReport(ctx context.Context, cfg Config, res *runners.Result, wall time.D
 		Dataset: cfg.Output, Manifest: cfg.Manifest, Runner: res.Runner, JobID: res.JobID, Phase: cfg.Phase,
 		Rows: res.Counter(Namespace, "manifest_rows"), OK: idx.Rows, Failed: idx.FailureRows,
 		FailedByClass: map[string]int64{}, Shards: len(idx.Shards), Bytes: idx.Bytes,
-		Committed: res.Counter(Namespace, "clips_already_committed"),
-		Restaged:  res.Counter(Namespace, "clips_resumed_from_staging"),
-		Computed:  res.Counter(Namespace, "clips_staged"),
-		WallS:     wall.Seconds(),
-		Counters:  map[string]int64{}, Distributions: map[string]runners.Distribution{},
+		Committed:    res.Counter(Namespace, "clips_already_committed"),
+		Restaged:     res.Counter(Namespace, "clips_resumed_from_staging"),
+		Computed:     res.Counter(Namespace, "clips_staged"),
+		WallS:        wall.Seconds(),
+		PaddedFrames: res.Counter(Namespace, CounterFramesPadded), DamagedFrames: res.Counter(Namespace, CounterFramesDamaged),
+		DamagedSkipped: res.Counter(Namespace, CounterDamagedSkipped),
+		Counters:       map[string]int64{}, Distributions: map[string]runners.Distribution{},
 	}
 	for _, f := range fails {
 		r.FailedByClass[f.ErrorClass]++
@@ -283,6 +299,9 @@ func (r *Report) Summary() string {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "  computed %d clips, reused %d staged and %d committed\n", r.Computed, r.Restaged, r.Committed)
+	if r.PaddedFrames+r.DamagedFrames+r.DamagedSkipped > 0 {
+		fmt.Fprintf(&b, "  frames: %d padded (--on-missing=pad), %d damaged kept (--on-corrupt=keep); warnings: %d damaged frames decoded but not sampled\n", r.PaddedFrames, r.DamagedFrames, r.DamagedSkipped)
+	}
 	fmt.Fprintf(&b, "  %d shards, %.1f MB in %s\n", r.Shards, float64(r.Bytes)/1e6, r.Dataset)
 	fmt.Fprintf(&b, "  %.1f s wall, %.2f clips/s", r.WallS, r.ClipsPerS)
 	switch r.Phase {
