@@ -133,3 +133,45 @@ func pngRGB(t *testing.T, path string) []byte {
 	}
 	return out
 }
+
+// inspect video --decode gives every corpus file exactly its truth's class (a whole-file decode
+// finds damage a probe or a few samples can miss), with the decodable and declared ends.
+func TestInspectVideoDecodeCorpus(t *testing.T) {
+	dir, entries := readCorpus(t)
+	args := []string{"inspect", "video", "--decode", "--deadline", "60s"}
+	for _, e := range entries {
+		args = append(args, filepath.Join(dir, e.Path))
+	}
+	code, out := capture(t, args...)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 (the corpus has bad files)", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(entries) {
+		t.Fatalf("%d lines for %d files", len(lines), len(entries))
+	}
+	for i, l := range lines {
+		var line inspectVideoLine
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		e := entries[i]
+		want := e.Expect
+		if want == "ok" {
+			want = ""
+		}
+		if line.ErrorClass != want {
+			t.Errorf("%s: error_class %q (%s), want %q", e.Path, line.ErrorClass, line.Error, want)
+		}
+		if e.Expect == "ok" && (line.Decode == nil || line.Decode.DamagedFrames != 0 || e.NbFrames != nil && int64(line.Decode.FramesDecoded) != *e.NbFrames) {
+			t.Errorf("%s: decode %+v, want %v frames and none damaged", e.Path, line.Decode, *e.NbFrames)
+		}
+		if e.FoundByDecodingOnly() && (line.Decode == nil || line.Decode.DeclaredEndS-line.Decode.DecodedEndS < 0.25) {
+			t.Errorf("%s: decode %+v, want a decodable end well before the declared one", e.Path, line.Decode)
+		}
+	}
+	code, out = capture(t, "inspect", "video", "--help")
+	if !strings.Contains(out, "does not decode") {
+		t.Errorf("inspect video --help does not say the default does not decode:\n%s", out)
+	}
+}
