@@ -3,9 +3,13 @@ package main
 import (
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/umt-dev/umt/internal/testenv"
 )
 
 // Each prep phase refuses the flags it would otherwise ignore, naming them; flags that phase
@@ -55,5 +59,23 @@ func TestPrepTeacherInterval(t *testing.T) {
 	tc.Layers = 12
 	if got := tc.ReturnIndices(); !slices.Equal(got, []int{8, 10, 11}) {
 		t.Errorf("--teacher-layers=3 --teacher-interval=1.5 of 12 blocks stores blocks %v, want [8 10 11]", got)
+	}
+}
+
+// prep refuses a dataset no student can train on before decoding a video: --size 32 with the
+// tiny teacher's 4×4 grid at 64 px is fine, with its default 224 px (14×14) it is not.
+func TestPrepRefusesAnUntrainableGrid(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "ds")
+	teacher := filepath.Join(testenv.RefData(t), "teacher_tiny_openai.safetensors")
+	var code int
+	stderr := captureStderr(t, func() {
+		code, _ = capture(t, "prep", "--input", testenv.Testdata(t, "sample", "manifest.jsonl"), "--output", out,
+			"--teacher", teacher, "--size", "32", "--frames", "4", "--progress", "off")
+	})
+	if code == 0 || !strings.Contains(stderr, "no student can train on it") || !strings.Contains(stderr, "64 (grid 4, student patch 8)") {
+		t.Fatalf("exit %d, stderr %q; want a refusal naming --teacher-resolution 64 among the fixes", code, stderr)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) > 0 {
+		t.Errorf("the refused run wrote %d entries to %s", len(ents), out)
 	}
 }

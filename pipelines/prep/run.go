@@ -18,6 +18,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/umt-dev/umt/runners"
+	"github.com/umt-dev/umt/models/clip"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/manifest"
 	"github.com/umt-dev/umt/transforms/shard"
@@ -112,6 +113,9 @@ func prepareTeacher(ctx context.Context, cfg *Config) error {
 	}
 	t.Close()
 	cfg.TeacherConfig = tc
+	if _, err := clip.StudentPatch(cfg.Size, tc.Resolution, tc.Patch); cfg.Size > 0 && err != nil {
+		return err // before a single video is decoded: no student could train on the dataset
+	}
 	cfg.TeacherLayers = int32s(tc.ReturnIndices())
 	lay, _ := schemas.ParseLayout(cfg.Layout)
 	name := cfg.TeacherName
