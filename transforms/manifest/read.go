@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
+
+	"github.com/umt-dev/umt/transforms/storage"
 )
 
 // Format names a manifest format.
@@ -61,8 +62,8 @@ type Options struct {
 	// Sep is the CSV field separator; 0 means ',' (',' and ' ' are common, see UMT.md §3.5),
 	// and '\t' for a .tsv name.
 	Sep rune
-	// Open opens the manifest for Read; nil means OpenSource (local, gs://, http(s)://).
-	Open func(ctx context.Context, uri string) (io.ReadCloser, error)
+	// Storage sets the deadlines and retries of reading a remote manifest (zero: defaults).
+	Storage storage.Options
 }
 
 // Read opens the manifest at uri and calls fn for each row in order. It stops at the first
@@ -81,16 +82,14 @@ func Read(ctx context.Context, uri string, opt Options, fn func(Row) error) erro
 	if opt.Root == "" {
 		opt.Root = Dir(uri)
 	}
-	open := opt.Open
-	if open == nil {
-		open = OpenSource
-	}
-	rc, err := open(ctx, uri)
+	// storage.OpenFile reads local, file://, gs:// and http(s) manifests with retries and
+	// deadlines; a Parquet manifest is read by ranges, the text formats in order.
+	r, err := storage.OpenFile(ctx, uri, opt.Storage)
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w", uri, err)
 	}
-	defer rc.Close()
-	if err := Decode(ctx, rc, opt, fn); err != nil {
+	defer r.Close()
+	if err := Decode(ctx, io.NewSectionReader(r, 0, r.Size()), opt, fn); err != nil {
 		return fmt.Errorf("manifest %s: %w", uri, err)
 	}
 	return nil
@@ -129,13 +128,4 @@ func ReadAll(ctx context.Context, uri string, opt Options) ([]Row, error) {
 	var rows []Row
 	err := Read(ctx, uri, opt, func(r Row) error { rows = append(rows, r); return nil })
 	return rows, err
-}
-
-// openLocal opens a local file with an error that says what to check.
-func openLocal(p string) (io.ReadCloser, error) {
-	f, err := os.Open(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no such file %s; check the path (relative paths are relative to the current directory)", p)
-	}
-	return f, err
 }
