@@ -3,15 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/umt-dev/umt/transforms/storage"
 	"github.com/umt-dev/umt/transforms/video"
 )
 
@@ -106,9 +107,10 @@ Examples:
 	})
 }
 
-// writeFrames writes the PNGs and frames.json, each through a temporary name and a rename, so
-// a failure leaves no half-written file.
+// writeFrames writes the PNGs and frames.json, each atomically (storage.Write), so a failure
+// leaves no half-written file.
 func writeFrames(dir, path string, cfg video.SampleConfig, clip *video.Clip) error {
+	ctx := context.Background()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create --output directory: %w", err)
 	}
@@ -125,34 +127,16 @@ func writeFrames(dir, path string, cfg video.SampleConfig, clip *video.Clip) err
 			img.Pix[4*p], img.Pix[4*p+1], img.Pix[4*p+2], img.Pix[4*p+3] = src[3*p], src[3*p+1], src[3*p+2], 255
 		}
 		name := fmt.Sprintf("frame_%03d.png", i)
-		if err := writeAtomic(filepath.Join(dir, name), func(f *os.File) error { return png.Encode(f, img) }); err != nil {
+		if err := storage.Write(ctx, filepath.Join(dir, name), func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 			return err
 		}
 		rep.Frames = append(rep.Frames, frameReport{Index: i, File: name, PTS: clip.PTS[i], TimeS: clip.TimeS[i],
 			TargetS: clip.Targets[i], Padded: clip.Missing[i]})
 	}
-	return writeAtomic(filepath.Join(dir, "frames.json"), func(f *os.File) error {
-		enc := json.NewEncoder(f)
+	return storage.Write(ctx, filepath.Join(dir, "frames.json"), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	})
 }
 
-func writeAtomic(path string, write func(*os.File) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return errors.Join(fmt.Errorf("write %s", path), err)
-	}
-	return nil
-}

@@ -25,7 +25,6 @@ type decodeFn struct {
 	Cfg Config
 
 	store     storage.Store
-	src       sources
 	staged    beam.Counter
 	frames    beam.Counter
 	bytes     beam.Counter
@@ -56,7 +55,6 @@ func (f *decodeFn) Setup(ctx context.Context) error {
 }
 
 func (f *decodeFn) Teardown() {
-	f.src.close()
 	if f.store != nil {
 		f.store.Close()
 	}
@@ -82,9 +80,9 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 		return nil
 	}
 	start := time.Now()
-	src, release, err := f.src.open(ctx, w.Row.URI)
+	src, in, err := openVideo(ctx, w.Row.URI)
 	if err != nil {
-		fail(video.Class(err), StageDecode, err.Error())
+		fail(failureClass(err), StageDecode, err.Error())
 		return nil
 	}
 	sample := video.Sample
@@ -98,12 +96,15 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 		}
 	}
 	c, err := sample(ctx, src, f.Cfg.SampleConfig(w.ClipID, w.Row.Start, w.Row.End))
-	release()
+	in.Close()
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err() // the job is being cancelled: not the video's fault
 		}
-		fail(video.Class(err), StageDecode, err.Error())
+		if rerr := in.readErr(); rerr != nil {
+			err = rerr // a failed remote read, not a damaged file
+		}
+		fail(failureClass(err), StageDecode, err.Error())
 		return nil
 	}
 	// video.Sample already failed a clip whose sampled frames are damaged (--on-corrupt=fail) or

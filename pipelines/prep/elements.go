@@ -65,6 +65,9 @@ func groupKey(group int64, prov string, items []Item) string {
 	h.Write([]byte(prov))
 	for _, it := range items {
 		fmt.Fprintf(h, "\x00%d\x00%s\x00%t", it.Index, it.ClipID, it.Failed)
+		if it.Failed { // a retried failure that fails again is a new file, not a clash with the old one
+			fmt.Fprintf(h, "\x00%d\x00%s", it.Failure.Attempt, it.Failure.ErrorClass)
+		}
 	}
 	return fmt.Sprintf("%06d-%s", group, hex.EncodeToString(h.Sum(nil))[:12])
 }

@@ -3,7 +3,6 @@ package prep
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 )
@@ -38,11 +37,3 @@ func provenanceJSON(p any) (string, error) {
 }
 
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
-
-func isGS(uri string) bool { return strings.HasPrefix(strings.ToLower(uri), "gs://") }
-
-// splitGS splits gs://bucket/dir/name into gs://bucket/dir and name.
-func splitGS(uri string) (dir, name string) {
-	i := strings.LastIndexByte(uri, '/')
-	return uri[:i], uri[i+1:]
-}

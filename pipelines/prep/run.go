@@ -62,7 +62,7 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 			remote["--input"] = cfg.Manifest
 		}
 		for name, p := range remote {
-			if !isGS(p) {
+			if storage.IsLocal(p) {
 				return cfg, fmt.Errorf("%s=%s is a local path, but --runner=%s runs workers on other machines; put it on gs://", name, p, rs.Runner)
 			}
 		}
@@ -253,25 +253,8 @@ func NewReport(ctx context.Context, cfg Config, res *runners.Result, wall time.D
 
 // Write stores the report as JSON at the dataset root (ReportName).
 func (r *Report) Write(ctx context.Context) error {
-	st, err := storage.Open(ctx, r.Dataset)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	b, _ := json.MarshalIndent(r, "", "  ")
-	w, err := st.Create(ctx, ReportName, storage.CreateOptions{ContentType: "application/json"})
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(append(b, '\n')); err != nil {
-		w.Abort()
-		return err
-	}
-	if err := st.Delete(ctx, ReportName); err != nil {
-		w.Abort()
-		return err
-	}
-	return w.Commit(ctx)
+	return storage.WriteFile(ctx, storage.Join(r.Dataset, ReportName), append(b, '\n'))
 }
 
 // Summary is the human-readable report.
@@ -333,33 +316,16 @@ func teacherSHA256(ctx context.Context, spec string) (string, error) {
 	return fileSHA256(ctx, spec)
 }
 
-// fileSHA256 hashes a local or gs:// file.
+// fileSHA256 hashes a file at any URI storage opens.
 func fileSHA256(ctx context.Context, uri string) (string, error) {
+	r, err := storage.OpenFile(ctx, uri)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
 	h := sha256.New()
-	if isGS(uri) {
-		dir, name := splitGS(uri)
-		st, err := storage.Open(ctx, dir)
-		if err != nil {
-			return "", err
-		}
-		defer st.Close()
-		r, err := st.Open(ctx, name)
-		if err != nil {
-			return "", err
-		}
-		defer r.Close()
-		if _, err := io.Copy(h, io.NewSectionReader(r, 0, r.Size())); err != nil {
-			return "", err
-		}
-	} else {
-		f, err := os.Open(uri)
-		if err != nil {
-			return "", err
-		}
-		defer f.Close()
-		if _, err := io.Copy(h, f); err != nil {
-			return "", err
-		}
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, r.Size())); err != nil {
+		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

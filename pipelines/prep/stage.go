@@ -47,16 +47,7 @@ func stageRow(ctx context.Context, st storage.Store, c Config, row schemas.ClipR
 	if err := w.Close(); err != nil {
 		return err
 	}
-	sw, err := st.Create(ctx, stagingName(c, row.ClipID), storage.CreateOptions{})
-	if err != nil {
-		return err
-	}
-	if _, err := sw.Write(buf.Bytes()); err != nil {
-		sw.Abort()
-		return err
-	}
-	if err := sw.Commit(ctx); err != nil && !errors.Is(err, storage.ErrExists) {
-		sw.Abort()
+	if err := storage.Put(ctx, st, stagingName(c, row.ClipID), buf.Bytes(), storage.CreateOptions{}); err != nil && !errors.Is(err, storage.ErrExists) {
 		return err
 	}
 	return nil
@@ -89,42 +80,31 @@ func readStaged(ctx context.Context, st storage.Store, c Config, clipID string) 
 	return row.Clone(), nil
 }
 
-// localTeacher returns a local path of the teacher weights, downloading a gs:// file once per
-// process into the temp directory (verified against the sha256 the launcher computed).
+// localTeacher returns a local path of the teacher weights: a local file as it is; a remote one
+// (gs://, https://) downloaded once per process into the temp directory through storage,
+// verified against the sha256 the launcher computed, and written atomically.
 func localTeacher(ctx context.Context, c Config) (string, error) {
-	if !isGS(c.Teacher) {
-		return c.Teacher, nil
+	if storage.IsLocal(c.Teacher) {
+		return storage.LocalPath(c.Teacher)
 	}
 	path := filepath.Join(os.TempDir(), "umt-teacher-"+c.TeacherSHA256+".safetensors")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	dir, name := splitGS(c.Teacher)
-	st, err := storage.Open(ctx, dir)
-	if err != nil {
-		return "", err
-	}
-	defer st.Close()
-	r, err := st.Open(ctx, name)
+	r, err := storage.OpenFile(ctx, c.Teacher)
 	if err != nil {
 		return "", fmt.Errorf("opening the teacher %s: %w", c.Teacher, err)
 	}
 	defer r.Close()
-	tmp, err := os.CreateTemp(os.TempDir(), "umt-teacher-*.tmp")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), io.NewSectionReader(r, 0, r.Size())); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("downloading the teacher %s: %w", c.Teacher, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); c.TeacherSHA256 != "" && got != c.TeacherSHA256 {
-		return "", fmt.Errorf("the teacher %s changed since the job started (sha256 %s, expected %s)", c.Teacher, got, c.TeacherSHA256)
-	}
-	return path, os.Rename(tmp.Name(), path)
+	err = storage.Write(ctx, path, func(w io.Writer) error {
+		h := sha256.New()
+		if _, err := io.Copy(io.MultiWriter(w, h), io.NewSectionReader(r, 0, r.Size())); err != nil {
+			return fmt.Errorf("downloading the teacher %s: %w", c.Teacher, err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); c.TeacherSHA256 != "" && got != c.TeacherSHA256 {
+			return fmt.Errorf("the teacher %s changed since the job started (sha256 %s, expected %s)", c.Teacher, got, c.TeacherSHA256)
+		}
+		return nil
+	})
+	return path, err
 }

@@ -344,15 +344,7 @@ func writeClips(ctx context.Context, store storage.Store, ids []string, owner []
 	}
 	sha := hashBytes(buf.Bytes())
 	info := FileInfo{Name: clipsPrefix + sha[:16] + shardSuffix, Rows: len(ids), Bytes: int64(buf.Len()), SHA256: sha}
-	sw, err := store.Create(ctx, info.Name, storage.CreateOptions{IfNotExists: true})
-	if err != nil {
-		return info, err
-	}
-	defer sw.Abort()
-	if _, err := sw.Write(buf.Bytes()); err != nil {
-		return info, err
-	}
-	if err := sw.Commit(ctx); err != nil {
+	if err := storage.Put(ctx, store, info.Name, buf.Bytes(), storage.CreateOptions{IfNotExists: true}); err != nil {
 		return info, fmt.Errorf("write %s: %w", info.Name, err)
 	}
 	return info, nil

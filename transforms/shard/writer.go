@@ -254,19 +254,7 @@ func putJSON(ctx context.Context, store storage.Store, name string, v any) error
 	if err != nil {
 		return err
 	}
-	sw, err := store.Create(ctx, name, storage.CreateOptions{ContentType: "application/json"})
-	if err != nil {
-		return err
-	}
-	if _, err := sw.Write(append(b, '\n')); err != nil {
-		sw.Abort()
-		return err
-	}
-	if err := sw.Commit(ctx); err != nil {
-		sw.Abort()
-		return err
-	}
-	return nil
+	return storage.Put(ctx, store, name, append(b, '\n'), storage.CreateOptions{ContentType: "application/json"})
 }
 
 func equalStrings(a, b []string) bool {

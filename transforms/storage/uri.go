@@ -97,18 +97,28 @@ func Write(ctx context.Context, uri string, fn func(io.Writer) error, opts ...Op
 	default:
 		return fmt.Errorf("%w: cannot write to %q: write to a local path, file:// or gs://", ErrInvalidURI, uri)
 	}
-	w, err := st.Create(ctx, name, CreateOptions{ContentType: mime.TypeByExtension(path.Ext(name))})
-	if err != nil {
-		return fmt.Errorf("write %s: %w", uri, err)
-	}
-	defer w.Abort()
-	if err := fn(w); err != nil {
-		return fmt.Errorf("write %s: %w", uri, err)
-	}
-	if err := w.Commit(ctx); err != nil {
+	if err := putWith(ctx, st, name, CreateOptions{ContentType: mime.TypeByExtension(path.Ext(name))}, fn); err != nil {
 		return fmt.Errorf("write %s: %w", uri, err)
 	}
 	return nil
+}
+
+// Put publishes data under name in st in one step: Create, Write, Commit, and Abort on any
+// error, so nothing half-written is ever visible under name.
+func Put(ctx context.Context, st Store, name string, data []byte, opts CreateOptions) error {
+	return putWith(ctx, st, name, opts, func(w io.Writer) error { _, err := w.Write(data); return err })
+}
+
+func putWith(ctx context.Context, st Store, name string, opts CreateOptions, fn func(io.Writer) error) error {
+	w, err := st.Create(ctx, name, opts)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := fn(w); err != nil {
+		return err
+	}
+	return w.Commit(ctx)
 }
 
 // WriteFile writes data to uri atomically (see Write).

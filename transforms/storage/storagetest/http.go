@@ -94,6 +94,11 @@ func (s *HTTPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	etag := s.etags[r.URL.Path]
 	s.mu.Unlock()
 	if !ok {
+		if f != nil && f.Cut { // the connection drops before the answer
+			s.Cuts.Add(1)
+			cut(w)
+			return
+		}
 		http.NotFound(w, r)
 		return
 	}
