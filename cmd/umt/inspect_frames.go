@@ -139,4 +139,3 @@ func writeFrames(dir, path string, cfg video.SampleConfig, clip *video.Clip) err
 		return enc.Encode(rep)
 	})
 }
-
