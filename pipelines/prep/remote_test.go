@@ -18,7 +18,7 @@ func remoteSet(t *testing.T) (files map[string][]byte, manifestFor func(base str
 	files = map[string][]byte{}
 	var names []string
 	for _, e := range all {
-		if e.Expect == "ok" && e.Size < 300_000 && len(names) < 3 || e.Path == "bad/truncated_05pct_moovend.mp4" {
+		if e.Expect == "ok" && e.SizeBytes < 300_000 && len(names) < 3 || e.Path == "bad/truncated_05pct_moovend.mp4" {
 			b, err := os.ReadFile(filepath.Join(src, e.Path))
 			if err != nil {
 				t.Fatal(err)
