@@ -170,6 +170,8 @@ func checkExampleFlags(t *testing.T, help string) {
 
 // The old spellings of renamed flags still parse, set the new flag, and stay out of --help.
 func TestOldFlagSpellingsAreHiddenAliases(t *testing.T) {
+	saved := prepFlags // prep binds its flags to these globals; the values set here must not leak
+	defer func() { prepFlags = saved }()
 	n := 0
 	for path, c := range commands {
 		for old, name := range c.Aliases {

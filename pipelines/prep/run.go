@@ -17,8 +17,8 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
-	"github.com/umt-dev/umt/runners"
 	"github.com/umt-dev/umt/models/clip"
+	"github.com/umt-dev/umt/runners"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/manifest"
 	"github.com/umt-dev/umt/transforms/shard"
