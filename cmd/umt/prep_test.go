@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/umt-dev/umt/internal/testenv"
+	"github.com/umt-dev/umt/pipelines/prep"
 )
 
 // Each prep phase refuses the flags it would otherwise ignore, naming them; flags that phase
@@ -65,6 +66,9 @@ func TestPrepTeacherInterval(t *testing.T) {
 // prep refuses a dataset no student can train on before decoding a video: --size 32 with the
 // tiny teacher's 4×4 grid at 64 px is fine, with its default 224 px (14×14) it is not.
 func TestPrepRefusesAnUntrainableGrid(t *testing.T) {
+	saved := prepFlags // other tests' prep runs leave values on the global flags
+	defer func() { prepFlags = saved }()
+	prepFlags.cfg = prep.Defaults()
 	out := filepath.Join(t.TempDir(), "ds")
 	teacher := filepath.Join(testenv.RefData(t), "teacher_tiny_openai.safetensors")
 	var code int

@@ -246,7 +246,7 @@ func datasetFiles(t *testing.T, root string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		if rel == "prep-report.json" {
+		if rel == "prep-report.json" || rel == ReportPlotName {
 			return nil
 		}
 		if strings.HasPrefix(rel, "_staging"+string(filepath.Separator)) {
