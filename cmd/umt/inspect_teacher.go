@@ -12,6 +12,7 @@ import (
 	"github.com/umt-dev/umt/kernels"
 	"github.com/umt-dev/umt/models/clip"
 	"github.com/umt-dev/umt/models/weights"
+	"github.com/umt-dev/umt/transforms/storage"
 )
 
 func init() {
@@ -151,12 +152,15 @@ func inspectTeacher(spec, configFile, framesPath, framesTensor, outPath string, 
 	}
 	cj, _ := json.Marshal(cfg)
 	HW := cfg.Tokens()
-	err = weights.Write(outPath, []weights.Tensor{
+	out, err := weights.Marshal([]weights.Tensor{
 		weights.F32Tensor("features", []int{cfg.ReturnLayers, B, T * HW, cfg.OutputDim}, feats),
 		weights.F32Tensor("attn_cls", []int{B * T, HW}, attn),
 		{Name: "return_layer_indices", DType: "I64", Shape: []int{len(ret)}, Data: idx},
 	}, map[string]string{"teacher_config": string(cj), "weights": spec, "backend": dev.Backend.Name()})
 	if err != nil {
+		return err
+	}
+	if err := storage.WriteFile(context.Background(), outPath, out); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d frames (%dx%d -> %d), features [%d %d %d %d], attn_cls [%d %d] in %.2fs (%.2f frames/s, %s)\n",

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 
 	"github.com/umt-dev/umt/internal/testenv"
@@ -136,7 +137,11 @@ func Write(dir string, s testenv.Stage1, seed uint64) error {
 		},
 	}
 	for name, ts := range files {
-		if err := weights.Write(filepath.Join(dir, name), ts, nil); err != nil {
+		b, err := weights.Marshal(ts, nil)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+		}
+		if err != nil {
 			return fmt.Errorf("refgen: %s: %w", name, err)
 		}
 	}

@@ -136,7 +136,7 @@ func hasSuffix(s string, suffixes ...string) bool {
 }
 
 // OpenAITensors returns the weights as a checkpoint in OpenAI naming with the "visual." prefix
-// (what UMT's extraction notebook keeps of clip.load's state dict), for Write or weights.Write.
+// (what UMT's extraction notebook keeps of clip.load's state dict), for weights.Marshal.
 func (w *Weights) OpenAITensors(c Config) ([]weights.Tensor, error) {
 	c = c.WithDefaults()
 	if err := w.check(c); err != nil {

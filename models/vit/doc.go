@@ -15,7 +15,7 @@
 //
 // # Export mapping
 //
-// ExportFile writes a safetensors state dict that PyTorch loads into the official
+// EncodeState encodes a safetensors state dict (models/weights) that PyTorch loads into the official
 // PretrainVisionTransformer with strict=True (the sinusoid tables are not in its state dict):
 //
 //	ours (flat buffer view)          official name                       shape
@@ -33,5 +33,5 @@
 // (UMT.md §9 quirk 3). TestStateDictNamesAndShapes checks names and shapes against the
 // reference set's student_tiny_weights.
 //
-// It imports kernels and nothing else of ours.
+// It imports kernels and models/weights (the one safetensors codec) and nothing else of ours.
 package vit

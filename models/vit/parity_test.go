@@ -2,12 +2,15 @@ package vit
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/umt-dev/umt/kernels/cpu"
+	"github.com/umt-dev/umt/models/weights"
+	"github.com/umt-dev/umt/models/weights/weightstest"
 )
 
 // Tolerances (README of the reference set): float32 with a different summation order lands
@@ -52,7 +55,7 @@ func TestStateDictNamesAndShapes(t *testing.T) {
 	if strings.Join(sorted, "\n") != strings.Join(ref, "\n") {
 		t.Fatalf("names differ:\nours %v\nref  %v", sorted, ref)
 	}
-	flat, err := ParamsFromState(r.cfg, r.weights)
+	flat, err := ParamsFromState(r.cfg, weightstest.Map(r.weights))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,25 +63,28 @@ func TestStateDictNamesAndShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range ours {
-		if !sameShape(sd[n].Shape, r.weights[n].Shape) {
-			t.Errorf("%s: shape %v, official %v", n, sd[n].Shape, r.weights[n].Shape)
+	for i, n := range ours {
+		if sd[i].Name != n || !slices.Equal(sd[i].Shape, r.weights[n].Shape) {
+			t.Errorf("state dict entry %d: %s %v, official %s %v", i, sd[i].Name, sd[i].Shape, n, r.weights[n].Shape)
+			continue
 		}
-		for i, v := range sd[n].F32 {
-			if v != r.weights[n].F32[i] {
-				t.Fatalf("%s[%d] = %v after round trip, want %v", n, i, v, r.weights[n].F32[i])
+		got, err := sd[i].Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range got {
+			if v != r.weights[n].F32[j] {
+				t.Fatalf("%s[%d] = %v after round trip, want %v", n, j, v, r.weights[n].F32[j])
 			}
 		}
 	}
-	bad := map[string]Tensor{}
-	for k, v := range r.weights {
-		bad[k] = v
-	}
+	bad := weightstest.Map(r.weights)
 	delete(bad, "encoder.norm.bias")
 	if _, err := ParamsFromState(r.cfg, bad); err == nil {
 		t.Error("a state dict missing encoder.norm.bias was accepted")
 	}
-	bad["encoder.norm.bias"] = Tensor{Shape: []int{7}, F32: make([]float32, 7)}
+	short := weights.F32Tensor("encoder.norm.bias", []int{7}, make([]float32, 7))
+	bad["encoder.norm.bias"] = &short
 	if _, err := ParamsFromState(r.cfg, bad); err == nil {
 		t.Error("a wrongly shaped encoder.norm.bias was accepted")
 	}
@@ -89,7 +95,7 @@ func TestStateDictNamesAndShapes(t *testing.T) {
 func TestReferenceParity(t *testing.T) {
 	r := loadRef(t)
 	be := cpu.New(cpu.Options{})
-	flat, err := ParamsFromState(r.cfg, r.weights)
+	flat, err := ParamsFromState(r.cfg, weightstest.Map(r.weights))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/umt-dev/umt/internal/testenv"
+	"github.com/umt-dev/umt/models/weights/weightstest"
 )
 
 // refSet is the stage-1 part of a reference directory (UMT_REFDATA): the config from its
@@ -16,8 +17,8 @@ import (
 type refSet struct {
 	cfg     Config
 	B       int
-	weights map[string]Tensor
-	io      map[string]Tensor
+	weights map[string]weightstest.Tensor
+	io      map[string]weightstest.Tensor
 }
 
 func loadRef(t testing.TB) refSet {
@@ -28,11 +29,11 @@ func loadRef(t testing.TB) refSet {
 	if err != nil {
 		t.Fatalf("%s: %v", dir, err)
 	}
-	w, _, err := ReadSafetensors(filepath.Join(dir, "student_tiny_weights.safetensors"))
+	w, err := weightstest.Read(filepath.Join(dir, "student_tiny_weights.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	io, _, err := ReadSafetensors(filepath.Join(dir, "student_tiny_io.safetensors"))
+	io, err := weightstest.Read(filepath.Join(dir, "student_tiny_io.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func refConfig(c testenv.Stage1) (Config, error) {
 }
 
 // shape fails the test unless the reference tensor has the shape its manifest implies.
-func (r refSet) shape(t testing.TB, m map[string]Tensor, name string, dims ...int) Tensor {
+func (r refSet) shape(t testing.TB, m map[string]weightstest.Tensor, name string, dims ...int) weightstest.Tensor {
 	t.Helper()
 	x := r.get(t, m, name)
 	if !slices.Equal(x.Shape, dims) {
@@ -107,7 +108,7 @@ func (r refSet) visible(t testing.TB) int {
 	return nv
 }
 
-func (r refSet) get(t testing.TB, m map[string]Tensor, name string) Tensor {
+func (r refSet) get(t testing.TB, m map[string]weightstest.Tensor, name string) weightstest.Tensor {
 	t.Helper()
 	x, ok := m[name]
 	if !ok {

@@ -2,30 +2,35 @@ package vit
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+
+	"github.com/umt-dev/umt/models/weights"
 )
 
 // ParamsFromState builds the flat parameter vector from a state dict in the official naming
 // (encoder.*, clip_decoder.*; a "module." or "model." prefix is not accepted: strip it first).
-// Every parameter must be present with its official shape; const.* tables and unknown keys are
-// ignored; the sinusoid tables are computed, never loaded.
-func ParamsFromState(c Config, sd map[string]Tensor) ([]float32, error) {
+// Every parameter must be present with its official shape and a float dtype (F32, or F16/BF16/F64
+// converted); const.* tables and unknown keys are ignored; the sinusoid tables are computed,
+// never loaded. sd is usually a [weights.File]'s Tensors.
+func ParamsFromState(c Config, sd map[string]*weights.Tensor) ([]float32, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	flat := make([]float32, c.Params())
 	for _, p := range layout(c) {
 		t, ok := sd[p.Name]
-		if !ok {
+		if !ok || t == nil {
 			return nil, fmt.Errorf("vit: state dict has no %q; is it a UMT stage-1 student of this config?", p.Name)
 		}
-		if !sameShape(t.Shape, p.Shape) {
+		if !slices.Equal(t.Shape, p.Shape) {
 			return nil, fmt.Errorf("vit: %q has shape %v, the config needs %v", p.Name, t.Shape, p.Shape)
 		}
-		if t.F32 == nil {
-			return nil, fmt.Errorf("vit: %q is not float32", p.Name)
+		v, err := t.Float32()
+		if err != nil {
+			return nil, fmt.Errorf("vit: %w", err)
 		}
-		copy(flat[p.Off:p.Off+p.Len], t.F32)
+		copy(flat[p.Off:p.Off+p.Len], v)
 	}
 	return flat, nil
 }
@@ -35,14 +40,14 @@ func ParamsFromState(c Config, sd map[string]Tensor) ([]float32, error) {
 // and shape, so export is a copy per name; nothing is transposed. The Conv3d weight is
 // [D, 3, tubelet, P, P] and our patch GEMM reads it as [D, 3·tubelet·P·P]; qkv.weight is the
 // fused [3D, D] (rows q, k, v); the sinusoid tables are not part of the state dict, as in the
-// official model.
-func StateFromParams(c Config, flat []float32) (map[string]Tensor, error) {
+// official model. The tensors come in state-dict order (StateNames) as F32.
+func StateFromParams(c Config, flat []float32) ([]weights.Tensor, error) {
 	if len(flat) != c.Params() {
 		return nil, fmt.Errorf("vit: %d values for a config with %d parameters", len(flat), c.Params())
 	}
-	sd := map[string]Tensor{}
-	for _, p := range layout(c) {
-		sd[p.Name] = Tensor{Shape: append([]int(nil), p.Shape...), F32: append([]float32(nil), flat[p.Off:p.Off+p.Len]...)}
+	var sd []weights.Tensor
+	for _, p := range layout(c) { // state-dict order, with offsets
+		sd = append(sd, weights.F32Tensor(p.Name, append([]int(nil), p.Shape...), flat[p.Off:p.Off+p.Len]))
 	}
 	return sd, nil
 }
@@ -56,26 +61,15 @@ func StateNames(c Config) []string {
 	return out
 }
 
-// ExportFile writes the student as a safetensors state dict in the official naming, loadable
-// with `PretrainVisionTransformer.load_state_dict(safetensors.torch.load_file(path))`.
-func ExportFile(path string, c Config, flat []float32, meta map[string]string) error {
+// EncodeState is the student as a safetensors state dict in the official naming, loadable with
+// `PretrainVisionTransformer.load_state_dict(safetensors.torch.load_file(path))`; the caller
+// writes the bytes (atomically, e.g. with transforms/storage.WriteFile).
+func EncodeState(c Config, flat []float32, meta map[string]string) ([]byte, error) {
 	sd, err := StateFromParams(c, flat)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return WriteSafetensors(path, sd, meta)
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return weights.Marshal(sd, meta)
 }
 
 // Patchify gathers the visible patches of one clip into rows of the Conv3d's fan-in order:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/kernels/cpu"
+	"github.com/umt-dev/umt/models/weights/weightstest"
 )
 
 // TestExportLoadsInPyTorch exports a freshly initialised student (not the reference weights)
@@ -32,7 +33,11 @@ func TestExportLoadsInPyTorch(t *testing.T) {
 		flat[i] += float32(0.02 * r.NormFloat64()) // nonzero biases, non-unit norms
 	}
 	dir := t.TempDir()
-	if err := ExportFile(filepath.Join(dir, "model.safetensors"), cfg, flat, nil); err != nil {
+	model, err := EncodeState(cfg, flat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "model.safetensors"), model, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	B, N, hw := 2, cfg.Tokens(), cfg.HW()
@@ -78,12 +83,12 @@ func TestExportLoadsInPyTorch(t *testing.T) {
 			b.Targets[j] /= float32(math.Sqrt(ss))
 		}
 	}
-	in := map[string]Tensor{
+	in := map[string]weightstest.Tensor{
 		"video":   {Shape: []int{B, 3, cfg.Frames, cfg.ImgSize, cfg.ImgSize}, F32: video},
 		"mask":    {Shape: []int{B, N}, U8: mask},
 		"targets": {Shape: []int{cfg.ReturnLayers, B, nv, cfg.ClipDim}, F32: b.Targets},
 	}
-	if err := WriteSafetensors(filepath.Join(dir, "input.safetensors"), in, nil); err != nil {
+	if err := weightstest.Write(filepath.Join(dir, "input.safetensors"), in, nil); err != nil {
 		t.Fatal(err)
 	}
 	pcfg, _ := json.Marshal(map[string]int{"img": cfg.ImgSize, "patch": cfg.Patch, "frames": cfg.Frames, "dim": cfg.Dim,
@@ -94,7 +99,7 @@ func TestExportLoadsInPyTorch(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s --check: %v\n%s", script, err, out)
 	}
-	ref, _, err := ReadSafetensors(filepath.Join(dir, "torch.safetensors"))
+	ref, err := weightstest.Read(filepath.Join(dir, "torch.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,7 @@
-// Package weights reads and writes safetensors files and fetches model files from the Hugging
-// Face hub into a local cache with checksum verification.
+// Package weights is the one safetensors codec: it decodes files ([Open], [Parse]) and encodes
+// tensors ([Marshal], [Encode]; the caller writes the bytes, atomically, with
+// transforms/storage.WriteFile), and fetches model files from the Hugging Face hub into a local
+// cache with checksum verification. Tests read files as host slices with package weightstest.
 //
 // The reader validates everything a malformed or truncated file could get wrong (header length,
 // JSON, dtypes, shapes against byte ranges, ranges against the file, overlaps) and names the

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"sort"
 	"strings"
 
@@ -218,21 +217,18 @@ func Parse(data []byte) (*File, error) {
 	return f, nil
 }
 
-// Write serialises tensors (in the given order) and metadata as safetensors. Header padded with
-// spaces to a multiple of 8, as the format recommends.
-func Write(path string, tensors []Tensor, metadata map[string]string) error {
+// Marshal is the safetensors encoding of tensors (in the given order) and metadata; write it
+// with transforms/storage.WriteFile, which replaces a file atomically.
+func Marshal(tensors []Tensor, metadata map[string]string) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := Encode(&buf, tensors, metadata); err != nil {
-		return err
+		return nil, err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return buf.Bytes(), nil
 }
 
-// Encode writes the safetensors encoding of tensors and metadata to buf.
+// Encode writes the safetensors encoding of tensors and metadata to buf. The header is padded
+// with spaces to a multiple of 8, as the format recommends.
 func Encode(buf *bytes.Buffer, tensors []Tensor, metadata map[string]string) error {
 	var hdr strings.Builder
 	hdr.WriteByte('{')

@@ -53,7 +53,11 @@ func writeRandomB16(b *testing.B) string {
 		b.Fatal(err)
 	}
 	path := filepath.Join(b.TempDir(), "vit_b16_random.safetensors")
-	if err := weights.Write(path, t, nil); err != nil {
+	data, err := weights.Marshal(t, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
 	return path

@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,7 +13,9 @@ import (
 	"strings"
 
 	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/models/weights"
 	"github.com/umt-dev/umt/training/loader"
+	"github.com/umt-dev/umt/transforms/storage"
 )
 
 // Version is the state.json format version.
@@ -69,10 +72,10 @@ func ParseState(b []byte) (State, error) {
 }
 
 // Save writes a checkpoint of step st.Step under root and points `latest` at it.
-func Save(root string, st State, weights, m, v []float32) (string, error) {
+func Save(root string, st State, params, m, v []float32) (string, error) {
 	c := st.Model
-	if len(weights) != c.Params() || len(m) != c.Params() || len(v) != c.Params() {
-		return "", fmt.Errorf("ckpt: %d/%d/%d values for a model of %d parameters", len(weights), len(m), len(v), c.Params())
+	if len(params) != c.Params() || len(m) != c.Params() || len(v) != c.Params() {
+		return "", fmt.Errorf("ckpt: %d/%d/%d values for a model of %d parameters", len(params), len(m), len(v), c.Params())
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", err
@@ -83,19 +86,30 @@ func Save(root string, st State, weights, m, v []float32) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	if err := vit.ExportFile(filepath.Join(tmp, modelFile), c, weights, map[string]string{"format": "pt", "umt": "stage1 student"}); err != nil {
+	ctx := context.Background()
+	model, err := vit.EncodeState(c, params, map[string]string{"format": "pt", "umt": "stage1 student"})
+	if err != nil {
+		return "", err
+	}
+	if err := storage.WriteFile(ctx, filepath.Join(tmp, modelFile), model); err != nil {
 		return "", err
 	}
 	msd, _ := vit.StateFromParams(c, m)
 	vsd, _ := vit.StateFromParams(c, v)
-	opt := map[string]vit.Tensor{}
-	for n, t := range msd {
-		opt["exp_avg."+n] = t
+	var opt []weights.Tensor
+	for _, t := range msd {
+		t.Name = "exp_avg." + t.Name
+		opt = append(opt, t)
 	}
-	for n, t := range vsd {
-		opt["exp_avg_sq."+n] = t
+	for _, t := range vsd {
+		t.Name = "exp_avg_sq." + t.Name
+		opt = append(opt, t)
 	}
-	if err := vit.WriteSafetensors(filepath.Join(tmp, optimFile), opt, map[string]string{"step": fmt.Sprint(st.Step)}); err != nil {
+	optim, err := weights.Marshal(opt, map[string]string{"step": fmt.Sprint(st.Step)})
+	if err != nil {
+		return "", err
+	}
+	if err := storage.WriteFile(ctx, filepath.Join(tmp, optimFile), optim); err != nil {
 		return "", err
 	}
 	st.Version = Version
@@ -111,7 +125,7 @@ func Save(root string, st State, weights, m, v []float32) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := vit.AtomicWrite(filepath.Join(tmp, stateFile), func(f *os.File) error { _, err := f.Write(append(js, '\n')); return err }); err != nil {
+	if err := storage.WriteFile(ctx, filepath.Join(tmp, stateFile), append(js, '\n')); err != nil {
 		return "", err
 	}
 	dst := filepath.Join(root, name)
@@ -121,7 +135,7 @@ func Save(root string, st State, weights, m, v []float32) (string, error) {
 	if err := os.Rename(tmp, dst); err != nil {
 		return "", err
 	}
-	if err := vit.AtomicWrite(filepath.Join(root, latest), func(f *os.File) error { _, err := io.WriteString(f, name+"\n"); return err }); err != nil {
+	if err := storage.WriteFile(ctx, filepath.Join(root, latest), []byte(name+"\n")); err != nil {
 		return "", err
 	}
 	return dst, nil
@@ -166,21 +180,23 @@ func Load(path string) (*Checkpoint, error) {
 			return nil, fmt.Errorf("ckpt: %s/%s has sha256 %s, state.json says %s; the checkpoint is corrupted, resume from an earlier one", dir, f, got, want)
 		}
 	}
-	sd, _, err := vit.ReadSafetensors(filepath.Join(dir, modelFile))
+	mf, err := weights.Open(filepath.Join(dir, modelFile))
 	if err != nil {
 		return nil, err
 	}
-	w, err := vit.ParamsFromState(st.Model, sd)
+	defer mf.Close()
+	w, err := vit.ParamsFromState(st.Model, mf.Tensors)
 	if err != nil {
 		return nil, err
 	}
-	opt, _, err := vit.ReadSafetensors(filepath.Join(dir, optimFile))
+	of, err := weights.Open(filepath.Join(dir, optimFile))
 	if err != nil {
 		return nil, err
 	}
-	split := func(prefix string) map[string]vit.Tensor {
-		out := map[string]vit.Tensor{}
-		for n, t := range opt {
+	defer of.Close()
+	split := func(prefix string) map[string]*weights.Tensor {
+		out := map[string]*weights.Tensor{}
+		for n, t := range of.Tensors {
 			if rest, ok := strings.CutPrefix(n, prefix); ok {
 				out[rest] = t
 			}

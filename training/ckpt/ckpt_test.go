@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/models/weights"
 	"github.com/umt-dev/umt/training/loader"
 )
 
@@ -49,12 +51,13 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			t.Fatalf("value %d differs after round trip", i)
 		}
 	}
-	sd, _, err := vit.ReadSafetensors(filepath.Join(ck.Dir, "model.safetensors"))
+	mf, err := weights.Open(filepath.Join(ck.Dir, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sd) != len(vit.StateNames(c)) {
-		t.Fatalf("model file has %d tensors, want %d", len(sd), len(vit.StateNames(c)))
+	defer mf.Close()
+	if !slices.Equal(mf.Names(), vit.StateNames(c)) {
+		t.Fatalf("model file holds %v, want the state dict %v in its order", mf.Names(), vit.StateNames(c))
 	}
 	old, err := Load(filepath.Join(root, "step-00000007"))
 	if err != nil || old.State.Step != 7 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/models/weights/weightstest"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/training/masks"
 )
@@ -33,11 +34,11 @@ func tinyProv(layout string, nMasks int) schemas.Provenance {
 
 // refRows turns the reference set's teacher run (its B clips of real tiny-CLIP targets and
 // attention) into full-layout rows, with every size from the set's manifest.
-func refRows(t testing.TB) (schemas.Provenance, []schemas.ClipRow, map[string]vit.Tensor) {
+func refRows(t testing.TB) (schemas.Provenance, []schemas.ClipRow, map[string]weightstest.Tensor) {
 	t.Helper()
 	dir := testenv.RefData(t)
 	m := testenv.RefStage1(t)
-	io, _, err := vit.ReadSafetensors(filepath.Join(dir, "teacher_tiny_io.safetensors"))
+	io, err := weightstest.Read(filepath.Join(dir, "teacher_tiny_io.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func refRows(t testing.TB) (schemas.Provenance, []schemas.ClipRow, map[string]vi
 
 // refShape returns a reference tensor after checking it has the shape the set's manifest
 // implies, so a set with other sizes fails with the reason instead of an index out of range.
-func refShape(t testing.TB, m map[string]vit.Tensor, name string, dims ...int) vit.Tensor {
+func refShape(t testing.TB, m map[string]weightstest.Tensor, name string, dims ...int) weightstest.Tensor {
 	t.Helper()
 	x, ok := m[name]
 	if !ok {

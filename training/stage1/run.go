@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/transforms/storage"
 )
 
 // Run trains until TotalSteps, logging every LogEvery steps, appending every step to
@@ -100,7 +100,7 @@ func (t *Trainer) keepMetricsUpTo(path string) ([]Metrics, error) {
 		out.Write(line)
 		out.WriteByte('\n')
 	}
-	return keep, vit.AtomicWrite(path, func(f *os.File) error { _, err := f.Write(out.Bytes()); return err })
+	return keep, storage.WriteFile(context.Background(), path, out.Bytes())
 }
 
 // History returns the metrics of the steps run by this trainer.

@@ -13,6 +13,7 @@ import (
 	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/kernels/cpu"
 	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/models/weights/weightstest"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/schemas/schematest"
 	"github.com/umt-dev/umt/training/masks"
@@ -24,7 +25,7 @@ import (
 func TestBatchMatchesReference(t *testing.T) {
 	p, rows, _ := refRows(t)
 	dir := testenv.RefData(t)
-	sio, _, err := vit.ReadSafetensors(filepath.Join(dir, "student_tiny_io.safetensors"))
+	sio, err := weightstest.Read(filepath.Join(dir, "student_tiny_io.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
