@@ -60,6 +60,9 @@ Manifests: UMT JSON lists ([{"video": path, "caption": text}]; "image" entries a
 clips: use --frames 1 for image corpora, or --on-missing=pad to repeat them), CSV path,label (Kinetics style,
 or with a header naming uri,caption,label,start,end), JSONL and Parquet with uri, caption, label,
 start, end. Relative paths are resolved against --root (default: the manifest's directory).
+Text that is not UTF-8 never fails a job: a file name keeps its bytes (stored as a
+percent-encoded file:// URI), a caption or label gets U+FFFD for each bad byte (see
+--on-bad-text).
 Sources and outputs: local paths or gs://; manifests also https://.
 
 Two-phase mode for clusters: --phase=frames decodes only (cheap CPU workers) and writes a
@@ -115,6 +118,7 @@ Examples:
 			fs.Int64Var(&c.Seed, "seed", c.Seed, "seed of the sampler and of the semantic mask draws (combined with each clip id)")
 			fs.StringVar(&c.OnMissing, "on-missing", c.OnMissing, `frames a damaged file cannot give: "fail" the clip or "pad" with the nearest frame`)
 			fs.StringVar(&c.OnCorrupt, "on-corrupt", c.OnCorrupt, `a sampled frame FFmpeg decoded from damaged data: "fail" the clip as corrupt or "keep" it (counted in the report)`)
+			fs.StringVar(&c.OnBadText, "on-bad-text", c.OnBadText, `a caption or label that is not UTF-8: "replace" each bad byte with U+FFFD (counted in the report) or "fail" only that row (bad_text)`)
 			fs.StringVar(&c.Layout, "layout", c.Layout, "stored teacher tokens: visible:M (union of M semantic masks) or full")
 			fs.Float64Var(&c.MaskRatio, "mask-ratio", c.MaskRatio, "UMT's mask ratio; visible tokens per frame = HW - int(HW*ratio)")
 			fs.StringVar(&c.ManifestFormat, "format", "", "manifest format json|jsonl|csv|parquet (default: from the file name)")
@@ -180,7 +184,7 @@ func runPrep(args []string) error {
 // dataset other than the one the command line describes.
 func phaseFlags(phase string, visitSet func(func(*flag.Flag))) error {
 	ignored := map[string][]string{
-		prep.PhaseTeacher: {"frames", "size", "sampler", "interp", "seed", "on-missing", "on-corrupt", "format", "root", "csv-sep", "deadline"},
+		prep.PhaseTeacher: {"frames", "size", "sampler", "interp", "seed", "on-missing", "on-corrupt", "on-bad-text", "format", "root", "csv-sep", "deadline"},
 		prep.PhaseFrames:  {"teacher", "teacher-config", "teacher-resolution", "teacher-layers", "teacher-interval", "teacher-name", "layout", "mask-ratio", "batch-clips", "threads", "device"},
 	}[phase]
 	var set []string

@@ -49,6 +49,7 @@ type Config struct {
 	Deadline    time.Duration // per-video decode deadline
 	RetryFailed bool          // redo rows that failed in the committed dataset
 	OnCorrupt   string        // fail (default) or keep clips with damaged sampled frames (counted in the report)
+	OnBadText   string        // captions/labels that are not UTF-8: BadTextReplace ("" too) or BadTextFail
 	Workers     int           // kernels threads per teacher (0 = all cores)
 	// Device picks the teacher's compute backend: cpu, cuda, cuda:N, or auto (the GPU when one
 	// works, else the CPU, with the reason logged). "" means cpu.
@@ -65,10 +66,16 @@ type Config struct {
 // Namespace is the Beam metrics namespace of prep's counters and distributions.
 const Namespace = "umt.prep"
 
+// --on-bad-text policies for a caption or label that is not UTF-8.
+const (
+	BadTextReplace = "replace" // keep the row, each invalid byte becomes U+FFFD (counted in the report)
+	BadTextFail    = "fail"    // fail only that row, as ClassBadText
+)
+
 // Defaults returns UMT's stage-1 settings.
 func Defaults() Config {
 	return Config{
-		Frames: 8, Size: 224, Sampler: video.SamplerMiddle, Interp: "bicubic", OnMissing: "fail", OnCorrupt: "fail",
+		Frames: 8, Size: 224, Sampler: video.SamplerMiddle, Interp: "bicubic", OnMissing: "fail", OnCorrupt: "fail", OnBadText: BadTextReplace,
 		Layout: "visible:1", MaskRatio: 0.8, BatchClips: 4, GroupClips: 256,
 		TargetBytes: 512 << 20, Compression: shard.CompressLZ4, Deadline: 2 * time.Minute,
 	}
@@ -130,6 +137,11 @@ func (c Config) Validate() error {
 		if _, err := manifest.ParseFormat(c.ManifestFormat); err != nil {
 			bad("--format: %v", err)
 		}
+	}
+	switch c.OnBadText {
+	case "", BadTextReplace, BadTextFail:
+	default:
+		bad("--on-bad-text %q: use replace (keep the row with U+FFFD for each byte that is not UTF-8) or fail (fail only that row, as %s)", c.OnBadText, ClassBadText)
 	}
 	if len([]rune(c.CSVSep)) > 1 {
 		bad("--csv_sep must be one character, got %q", c.CSVSep)

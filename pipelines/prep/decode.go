@@ -72,7 +72,7 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 		progress.failed.Add(1)
 		item(g, Item{Index: w.Row.Index, ClipID: w.ClipID, Failed: true, Failure: schemas.FailureRow{
 			URI: w.Row.URI, ClipID: w.ClipID, SpanStartS: w.Row.Start, SpanEndS: w.Row.End,
-			ErrorClass: class, Message: msg, Stage: stage, Attempt: w.Attempt,
+			ErrorClass: class, Message: safeMessage(w.Row.URI, msg), Stage: stage, Attempt: w.Attempt,
 		}})
 	}
 	if w.Row.Image && f.Cfg.Frames > 1 && f.Cfg.OnMissing != "pad" {

@@ -19,7 +19,13 @@ const (
 	// ClassUnsupported: an entry this dataset cannot hold, e.g. an image (a 1-frame clip) in a
 	// T-frame dataset without --on_missing=pad.
 	ClassUnsupported = "unsupported"
-	StageManifest    = "read_manifest"
+	// ClassBadText: a caption or label that is not UTF-8, with --on-bad-text=fail.
+	ClassBadText  = "bad_text"
+	StageManifest = "read_manifest"
+
+	// Counters of captions and labels that were not UTF-8 (--on-bad-text=replace).
+	CounterTextRows  = "rows_with_replaced_text"
+	CounterTextBytes = "text_bytes_replaced"
 	StageDecode      = "decode"
 	StageTeacher     = "teacher"
 	StageWrite       = "write"
@@ -36,10 +42,19 @@ func Identify(s beam.Scope, cfg Config, rows beam.PCollection) (work, items beam
 	return beam.Reshuffle(s, work), beam.Flatten(s, bad, dupItems)
 }
 
-// clipIDFn keys rows by clip id; malformed rows become failure items.
-type clipIDFn struct{ Cfg Config }
+// clipIDFn keys rows by clip id; malformed rows become failure items, and so do rows whose text
+// was not UTF-8 when --on-bad-text=fail (else they go on with U+FFFD, counted).
+type clipIDFn struct {
+	Cfg               Config
+	badRows, badBytes beam.Counter
+}
 
-func (f *clipIDFn) ProcessElement(r manifest.Row, emit func(string, manifest.Row), fail func(int64, Item)) {
+func (f *clipIDFn) Setup() {
+	f.badRows = beam.NewCounter(Namespace, CounterTextRows)
+	f.badBytes = beam.NewCounter(Namespace, CounterTextBytes)
+}
+
+func (f *clipIDFn) ProcessElement(ctx context.Context, r manifest.Row, emit func(string, manifest.Row), fail func(int64, Item)) {
 	if r.Err != "" {
 		uri := r.URI
 		if uri == "" { // name the manifest row, so the failure says where to look
@@ -51,7 +66,20 @@ func (f *clipIDFn) ProcessElement(r manifest.Row, emit func(string, manifest.Row
 		}})
 		return
 	}
-	emit(schemas.ClipID(r.URI, r.Start, r.End, f.Cfg.SamplerString()), r)
+	id := schemas.ClipID(r.URI, r.Start, r.End, f.Cfg.SamplerString())
+	if r.TextReplaced > 0 {
+		if f.Cfg.OnBadText == BadTextFail {
+			fail(groupOf(r.Index, f.Cfg.GroupClips), Item{Index: r.Index, ClipID: id, Failed: true, Failure: schemas.FailureRow{
+				URI: r.URI, ClipID: id, SpanStartS: r.Start, SpanEndS: r.End, ErrorClass: ClassBadText,
+				Message: r.BadText + "; pass --on-bad-text=replace (and --retry-failed over this dataset) to keep the row with U+FFFD in their place",
+				Stage:   StageManifest, Attempt: 1,
+			}})
+			return
+		}
+		f.badRows.Inc(ctx, 1)
+		f.badBytes.Inc(ctx, int64(r.TextReplaced))
+	}
+	emit(id, r)
 }
 
 // dedupeFn keeps the first row of each clip id and checks it against the earlier dataset.
@@ -109,7 +137,7 @@ func (f *dedupeFn) ProcessElement(ctx context.Context, id string, rows func(*man
 }
 
 func init() {
-	register.DoFn3x0[manifest.Row, func(string, manifest.Row), func(int64, Item)](&clipIDFn{})
+	register.DoFn4x0[context.Context, manifest.Row, func(string, manifest.Row), func(int64, Item)](&clipIDFn{})
 	register.DoFn5x0[context.Context, string, func(*manifest.Row) bool, func(Work), func(int64, Item)](&dedupeFn{})
 	register.Emitter2[string, manifest.Row]()
 	register.Emitter2[int64, Item]()

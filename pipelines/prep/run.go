@@ -173,6 +173,9 @@ type Report struct {
 	Failed        int64            `json:"failed"`
 	Accounted     bool             `json:"ok_plus_failed_equals_rows"`
 	FailedByClass map[string]int64 `json:"failed_by_class"`
+	// Captions and labels that were not UTF-8 and were kept with U+FFFD for each such byte.
+	TextRows  int64 `json:"rows_with_replaced_text"`
+	TextBytes int64 `json:"text_bytes_replaced"`
 
 	Shards    int   `json:"shards"`
 	Bytes     int64 `json:"bytes"`
@@ -225,7 +228,8 @@ func NewReport(ctx context.Context, cfg Config, res *runners.Result, wall time.D
 		WallS:        wall.Seconds(),
 		PaddedFrames: res.Counter(Namespace, CounterFramesPadded), DamagedFrames: res.Counter(Namespace, CounterFramesDamaged),
 		DamagedSkipped: res.Counter(Namespace, CounterDamagedSkipped),
-		Counters:       map[string]int64{}, Distributions: map[string]runners.Distribution{},
+		TextRows:       res.Counter(Namespace, CounterTextRows), TextBytes: res.Counter(Namespace, CounterTextBytes),
+		Counters: map[string]int64{}, Distributions: map[string]runners.Distribution{},
 	}
 	for _, f := range fails {
 		r.FailedByClass[f.ErrorClass]++
@@ -284,6 +288,9 @@ func (r *Report) Summary() string {
 			fmt.Fprintf(&b, " %s=%d", c, r.FailedByClass[c])
 		}
 		b.WriteString("\n")
+	}
+	if r.TextRows > 0 {
+		fmt.Fprintf(&b, "  %d rows kept with U+FFFD for %d caption/label bytes that were not UTF-8 (--on-bad-text=fail fails them instead)\n", r.TextRows, r.TextBytes)
 	}
 	fmt.Fprintf(&b, "  computed %d clips, reused %d staged and %d committed\n", r.Computed, r.Restaged, r.Committed)
 	if r.PaddedFrames+r.DamagedFrames+r.DamagedSkipped > 0 {

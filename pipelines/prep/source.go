@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 
+	"github.com/umt-dev/umt/transforms/manifest"
 	"github.com/umt-dev/umt/transforms/storage"
 	"github.com/umt-dev/umt/transforms/video"
 )
@@ -88,4 +90,14 @@ func failureClass(err error) string {
 		return ClassUnsupported
 	}
 	return video.Class(err)
+}
+
+// safeMessage makes an error message about uri storable: the decoded path of a file:// URI
+// (whose bytes are not UTF-8) is named by the URI again, and any other foreign byte is
+// written as \xNN.
+func safeMessage(uri, msg string) string {
+	if p, err := storage.LocalPath(uri); err == nil && p != uri {
+		msg = strings.ReplaceAll(msg, p, uri)
+	}
+	return manifest.EscapeInvalid(msg)
 }

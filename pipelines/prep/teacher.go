@@ -142,7 +142,7 @@ func (f *teacherFn) fail(ctx context.Context, d Decoded, class, stage, msg strin
 	w := d.Work
 	item(groupOf(w.Row.Index, f.Cfg.GroupClips), Item{Index: w.Row.Index, ClipID: w.ClipID, Failed: true, Failure: schemas.FailureRow{
 		URI: w.Row.URI, ClipID: w.ClipID, SpanStartS: w.Row.Start, SpanEndS: w.Row.End,
-		ErrorClass: class, Message: msg, Stage: stage, Attempt: w.Attempt,
+		ErrorClass: class, Message: safeMessage(w.Row.URI, msg), Stage: stage, Attempt: w.Attempt,
 	}})
 }
 

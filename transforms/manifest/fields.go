@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Column names accepted for the video path, in every format that names its fields.
@@ -72,12 +74,91 @@ func objectEntry(where string, raw []byte) entry {
 
 func isNull(v json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(v), []byte("null")) }
 
+// jsonString decodes a JSON string keeping its bytes: encoding/json would turn bytes that are
+// not UTF-8 into U+FFFD, losing a file name's bytes and hiding the replacements from the count.
 func jsonString(v json.RawMessage) (string, error) {
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		return "", fmt.Errorf("got %s", clip(string(v)))
+	if s, ok := unquoteJSON(bytes.TrimSpace(v)); ok {
+		return s, nil
 	}
-	return s, nil
+	return "", fmt.Errorf("got %s", clip(string(v)))
+}
+
+// unquoteJSON decodes a JSON string literal byte for byte. Raw bytes that are not UTF-8 are
+// kept, and so is the escape \udc80…\udcff of a lone low surrogate, which becomes the byte
+// 0x80…0xff: that is how Python writes a file name that is not UTF-8 (os.fsdecode's
+// surrogateescape) with json.dumps. Other lone surrogates become U+FFFD, as in encoding/json.
+func unquoteJSON(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	v = v[1 : len(v)-1]
+	if bytes.IndexByte(v, '\\') < 0 && bytes.IndexByte(v, '"') < 0 {
+		return string(v), true
+	}
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '"' || c < 0x20:
+			return "", false
+		case c != '\\':
+			out = append(out, c)
+			continue
+		}
+		i++
+		if i == len(v) {
+			return "", false
+		}
+		switch v[i] {
+		case '"', '\\', '/':
+			out = append(out, v[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(v[i+1:])
+			if !ok {
+				return "", false
+			}
+			i += 4
+			if r >= 0xd800 && r < 0xdc00 && i+6 < len(v) && v[i+1] == '\\' && v[i+2] == 'u' { // a pair?
+				if lo, ok := hex4(v[i+3:]); ok {
+					if dec := utf16.DecodeRune(r, lo); dec != utf8.RuneError {
+						out = utf8.AppendRune(out, dec)
+						i += 6
+						continue
+					}
+				}
+			}
+			switch {
+			case r >= 0xdc80 && r <= 0xdcff:
+				out = append(out, byte(r-0xdc00))
+			case utf16.IsSurrogate(r):
+				out = utf8.AppendRune(out, utf8.RuneError)
+			default:
+				out = utf8.AppendRune(out, r)
+			}
+		default:
+			return "", false
+		}
+	}
+	return string(out), true
+}
+
+// hex4 reads the 4 hex digits of a \u escape.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 32)
+	return rune(n), err == nil
 }
 
 // jsonScalar returns a string as is and a number as its literal text.

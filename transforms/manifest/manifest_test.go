@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func decodeString(t *testing.T, f Format, root, s string) []Row {
@@ -101,10 +102,21 @@ func TestResolve(t *testing.T) {
 		{"gs://bucket", "../a.mp4", "gs://a.mp4"},
 		{"https://host/dir", "v.mp4", "https://host/dir/v.mp4"},
 		{"", "rel.mp4", "rel.mp4"},
+		{"/data", "file:///x/a%20b%25.mp4", "/x/a b%.mp4"},            // file:// is percent-encoded
+		{"/data", "file://localhost/x/y.mp4", "/x/y.mp4"},             // RFC 8089's local host
+		{"/data", "/old/caf\xe9.mp4", "file:///old/caf%E9.mp4"},       // not UTF-8: a lossless URI
+		{"/data", "file:///old/caf%E9.mp4", "file:///old/caf%E9.mp4"}, // … that resolves to itself
+		{"file:///d%FF", "v.mp4", "file:///d%FF/v.mp4"},               // a root that is not UTF-8
+		{"/data", "https://h/caf\xe9 \u00e9.mp4", "https://h/caf%E9 \u00e9.mp4"},
 	}
 	for _, tc := range tests {
-		if got := Resolve(tc.root, tc.p); got != tc.want {
-			t.Errorf("Resolve(%q, %q) = %q, want %q", tc.root, tc.p, got, tc.want)
+		if got, err := Resolve(tc.root, tc.p); err != nil || got != tc.want {
+			t.Errorf("Resolve(%q, %q) = %q, %v; want %q", tc.root, tc.p, got, err, tc.want)
+		}
+	}
+	for _, p := range []string{"file:///a/100%.mp4", "file://host/x.mp4", "file://rel", "gs://b/caf\xe9.mp4"} {
+		if got, err := Resolve("/data", p); err == nil || !utf8.ValidString(err.Error()) {
+			t.Errorf("Resolve(%q) = %q, %v; want a UTF-8 error", p, got, err)
 		}
 	}
 	dirs := map[string]string{"gs://b/x/m.csv": "gs://b/x", "https://h/m.json": "https://h", "gs://b": "gs://b"}

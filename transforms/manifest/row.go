@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // Row is one manifest entry, with its path resolved against the root.
@@ -25,6 +26,10 @@ type Row struct {
 	// Err says why the entry is malformed (and where); the row then goes to the failures table
 	// with class ErrClass instead of being decoded. Empty for a usable row.
 	Err string `json:"err,omitempty"`
+	// TextReplaced counts the bytes of Caption and Label that were not UTF-8 and became U+FFFD;
+	// BadText then says where and quotes the original text (foreign bytes as \xNN).
+	TextReplaced int    `json:"text_replaced,omitempty"`
+	BadText      string `json:"bad_text,omitempty"`
 }
 
 // ErrClass is the failure class of malformed manifest rows.
@@ -46,12 +51,14 @@ type resolver struct {
 	index int64
 }
 
-// row validates e and resolves its path; problems become Row.Err.
+// row validates e and resolves its path; problems become Row.Err. Every string of the row is
+// valid UTF-8 (see text.go).
 func (r *resolver) row(e entry) Row {
 	row := Row{Index: r.index, Caption: e.caption, Label: e.label, Start: e.start, End: e.end, Image: e.image}
 	r.index++
+	cleanText(&row, e.where)
 	bad := func(format string, a ...any) Row {
-		row.Err = e.where + ": " + fmt.Sprintf(format, a...)
+		row.Err = EscapeInvalid(e.where + ": " + fmt.Sprintf(format, a...))
 		return row
 	}
 	switch {
@@ -68,7 +75,11 @@ func (r *resolver) row(e entry) Row {
 	case e.end != 0 && e.end <= e.start:
 		return bad("end %v is not after start %v; use end 0 (or leave it out) for \"to the end\"", e.end, e.start)
 	}
-	row.URI = Resolve(r.root, strings.TrimSpace(e.uri))
+	uri, err := resolve(r.root, strings.TrimSpace(e.uri))
+	if err != nil {
+		return bad("%v", err)
+	}
+	row.URI = uri
 	return row
 }
 
@@ -82,25 +93,68 @@ func HasScheme(p string) bool {
 	return false
 }
 
-// Resolve joins a manifest path with root: URLs and absolute local paths are kept (file:// is
-// turned into a path); relative paths are joined with root, with "/" under a URL root and the
-// local separator otherwise.
-func Resolve(root, p string) string {
-	if strings.HasPrefix(strings.ToLower(p), "file://") {
-		return filepath.Clean(p[len("file://"):])
+// Resolve joins a manifest path with root: URLs and absolute local paths are kept (a file://
+// URI is decoded into its path); relative paths are joined with root, with "/" under a URL root
+// and the local separator otherwise. The result is valid UTF-8: a local path that is not
+// becomes its percent-encoded file:// URI (FileURI), the bytes of an http(s) URL that are not
+// get percent-encoded. It fails for a file:// URI it cannot decode and a gs:// name that is
+// not UTF-8 (GCS object names are UTF-8, so none can match).
+func Resolve(root, p string) (string, error) {
+	return resolve(root, p)
+}
+
+func resolve(root, p string) (string, error) {
+	if isFileURI(root) {
+		r, err := fileURIPath(root)
+		if err != nil {
+			return "", fmt.Errorf("root: %w", err)
+		}
+		root = r
+	}
+	if isFileURI(p) {
+		fp, err := fileURIPath(p)
+		if err != nil {
+			return "", err
+		}
+		return localURI(filepath.Clean(fp)), nil
 	}
 	if HasScheme(p) {
-		return p
+		return remoteURI(p)
 	}
 	if filepath.IsAbs(p) || root == "" {
-		return filepath.Clean(p)
+		return localURI(filepath.Clean(p)), nil
 	}
 	if HasScheme(root) {
 		scheme := root[:strings.Index(root, "://")+3]
 		rest := strings.TrimSuffix(root[len(scheme):], "/")
-		return scheme + path.Clean(rest+"/"+filepath.ToSlash(p))
+		return remoteURI(scheme + path.Clean(rest+"/"+filepath.ToSlash(p)))
 	}
-	return filepath.Join(root, p)
+	return localURI(filepath.Join(root, p)), nil
+}
+
+func isFileURI(p string) bool { return strings.HasPrefix(strings.ToLower(p), "file://") }
+
+// localURI names a local path: the path itself when it is UTF-8, else its file:// URI. A
+// relative path that is not UTF-8 (no root given) is made absolute first.
+func localURI(p string) string {
+	if utf8.ValidString(p) {
+		return p
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return FileURI(p)
+}
+
+// remoteURI checks a gs:// or http(s) URL for bytes that are not UTF-8.
+func remoteURI(u string) (string, error) {
+	if utf8.ValidString(u) {
+		return u, nil
+	}
+	if strings.HasPrefix(strings.ToLower(u), "gs://") {
+		return "", fmt.Errorf("%q is not UTF-8, and GCS object names are; fix the manifest's encoding", u)
+	}
+	return escapeURLBytes(u), nil
 }
 
 // Dir returns the directory part of a manifest location (local path or URL), the default root.
@@ -112,8 +166,10 @@ func Dir(uri string) string {
 		}
 		return uri[:i]
 	}
-	if strings.HasPrefix(strings.ToLower(uri), "file://") {
-		uri = uri[len("file://"):]
+	if isFileURI(uri) {
+		if p, err := fileURIPath(uri); err == nil {
+			uri = p
+		}
 	}
 	if abs, err := filepath.Abs(uri); err == nil {
 		uri = abs
