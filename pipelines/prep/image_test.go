@@ -166,12 +166,16 @@ func checkImageRow(t *testing.T, cfg Config, row schemas.ClipRow) {
 // on which clips share its call. Property: in a fixed 3-slot call, a clip's outputs are the same
 // bits in every slot and with any neighbours (zero padding included). Pipeline: with 3 slots
 // forced (the GPU path), runs that gather 1 and 3 clips per flush write the same dataset, and
-// each row equals a padded call with the clip in slot 0.
+// each row equals a padded call with the clip in slot 0. It runs on the pure-Go GEMM: OpenBLAS
+// on an AVX-512 CPU gives rows at different positions different low bits, which is why the CPU
+// path itself runs one clip per call (TestTeacherOneClipPerCallOnCPU).
 func TestTeacherCallShape(t *testing.T) {
 	m, _, _ := imageManifest(t)
 	cfg := tinyConfig(t, m, "", "")
 	cfg.Frames = 1
 	const slots = 3
+	teacherPureGo = true
+	defer func() { teacherPureGo = false }()
 	tc, _, err := loadTeacher(cfg.Teacher, "", cfg.TeacherConfig, slots*cfg.Frames, 1, "cpu")
 	if err != nil {
 		t.Fatal(err)
@@ -232,5 +236,24 @@ func TestTeacherCallShape(t *testing.T) {
 	}
 	if index[0] != index[1] {
 		t.Errorf("flushing 1 and %d clips per call wrote different datasets:\n%s\nvs\n%s", slots, index[0], index[1])
+	}
+}
+
+// TestTeacherOneClipPerCallOnCPU: on the CPU (OpenBLAS, whatever kernels it picks for this CPU)
+// a clip's features do not depend on how many clips a bundle gathers per flush, because the CPU
+// path calls the teacher one clip at a time.
+func TestTeacherOneClipPerCallOnCPU(t *testing.T) {
+	m, _, _ := imageManifest(t)
+	cfg := tinyConfig(t, m, "", "")
+	cfg.Frames = 1
+	var index []string
+	for _, batch := range []int{1, 3} {
+		c := cfg
+		c.BatchClips, c.Output = batch, filepath.Join(t.TempDir(), "ds")
+		mustRun(t, c)
+		index = append(index, indexOf(t, c.Output))
+	}
+	if index[0] != index[1] {
+		t.Errorf("flushing 1 and 3 clips per call on the CPU wrote different datasets:\n%s\nvs\n%s", index[0], index[1])
 	}
 }

@@ -226,7 +226,8 @@ func poolKey(c Config) string {
 		T int
 		S int
 		V string
-	}{c.TeacherSHA256 + c.Teacher, c.TeacherConfig, c.BatchClips * c.Frames, c.Workers, teacherSlots, c.Device})
+		G bool
+	}{c.TeacherSHA256 + c.Teacher, c.TeacherConfig, c.BatchClips * c.Frames, c.Workers, teacherSlots, c.Device, teacherPureGo})
 	return string(b)
 }
 
@@ -265,6 +266,12 @@ func (p *teacherPool) get(ctx context.Context, c Config) (*pooledTeacher, error)
 
 // teacherSlots, when positive, overrides the clips per teacher call (tests of the padded path).
 var teacherSlots int
+
+// teacherPureGo makes CPU teachers use the pure-Go GEMM (tests of the padded path): its bits do
+// not depend on a row's position in the matrix, whereas OpenBLAS picks kernels by CPU and, on
+// some (AVX-512 Zen 4), rounds rows at different positions differently; that is why the CPU path
+// runs one clip per call.
+var teacherPureGo bool
 
 func (p *teacherPool) put(c Config, t *pooledTeacher) {
 	p.mu.Lock()
@@ -306,7 +313,7 @@ func teacherBackend(device string, threads int) (*kernels.Device, error) {
 	if device == "" {
 		device = kernels.KindCPU
 	}
-	d, err := kernels.Open(device, kernels.Options{Threads: threads})
+	d, err := kernels.Open(device, kernels.Options{Threads: threads, PureGo: teacherPureGo})
 	if err != nil {
 		return nil, fmt.Errorf("choosing the teacher's device: %w", err)
 	}
