@@ -1,14 +1,12 @@
 // Package training runs UMT's recipes over shards. The work lives in subpackages:
 //
-//   - masks: the semantic (attention-weighted) mask sampler, exact against the official code
-//     given its Exp(1) noise; Beam-free so prep draws the same masks;
 //   - loader: seeded global shuffle per epoch, equal rank partitions, prefetch, resumable
 //     position;
 //   - optim: AdamW with UMT's no-decay rules on the backend, warmup + cosine schedule, batch lr
 //     scaling, clipping;
 //   - ckpt: atomic checkpoints (official-name weights, optimiser state, JSON state);
-//   - stage1: the stage-1 loop (masks → visible patches and targets → student → loss → AdamW),
-//     metrics, loss curve, resume.
+//   - stage1: the stage-1 loop (masks from transforms/masks → visible patches and targets →
+//     student → loss → AdamW), metrics, loss curve, resume.
 //
 // It may import models, kernels, transforms and schemas; never Beam.
 package training

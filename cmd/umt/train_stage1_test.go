@@ -13,7 +13,7 @@ import (
 
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/training/ckpt"
-	"github.com/umt-dev/umt/training/masks"
+	"github.com/umt-dev/umt/transforms/masks"
 	"github.com/umt-dev/umt/transforms/shard"
 	"github.com/umt-dev/umt/transforms/storage"
 )

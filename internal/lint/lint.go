@@ -78,6 +78,12 @@ var importRules = []importRule{
 		fix:      "models/ may import only kernels (and other models); data loading and training logic belong in training/ or pipelines/",
 	},
 	{
+		id:       "pipelines-import-no-training",
+		prefixes: []string{Module + "/training"},
+		allowed:  []string{"cmd", "training", "internal", "bench"},
+		fix:      "pipelines are thin Beam wrappers over transforms and models and import no training; move the shared code down into transforms/ (as transforms/masks) or models/",
+	},
+	{
 		id:       "nothing-imports-cmd",
 		prefixes: []string{Module + "/cmd"},
 		allowed:  []string{"cmd"},
@@ -143,6 +149,8 @@ func ruleApplies(r importRule, dir string) bool {
 		return under(dir, "transforms") || under(dir, "schemas")
 	case "models-import-only-kernels":
 		return under(dir, "models")
+	case "pipelines-import-no-training":
+		return under(dir, "pipelines")
 	}
 	return true
 }
@@ -152,7 +160,7 @@ func allowedIn(r importRule, dir, imp string) bool {
 	case "kernels-import-nothing-of-ours":
 		// kernels may import its own subpackages (kernels/cpu importing kernels).
 		return strings.HasPrefix(imp, Module+"/kernels") || strings.HasPrefix(imp, Module+"/internal/")
-	case "transforms-below-models", "models-import-only-kernels":
+	case "transforms-below-models", "models-import-only-kernels", "pipelines-import-no-training":
 		return false
 	}
 	for _, a := range r.allowed {

@@ -101,7 +101,7 @@ func plainLoop(b *testing.B, cfg Config) int {
 			if err != nil {
 				b.Fatal(err)
 			}
-			row, err := buildRow(cfg.Provenance, cfg.TeacherLayers, cfg.Seed, d, 0, 1, feats, attn)
+			row, err := newRowMaker(cfg).one(d, feats, attn)
 			if err != nil {
 				b.Fatal(err)
 			}

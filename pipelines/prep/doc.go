@@ -4,7 +4,7 @@
 //
 //	read manifest → identify (clip id, resume) → dedupe by clip id (a shuffle) →
 //	decode + sample (transforms/video; "image" entries as 1-frame clips) → teacher
-//	(models/clip) → select stored tokens per layout (training/masks) → stage one row per clip →
+//	(models/clip) → select stored tokens per layout (transforms/masks) → stage one row per clip →
 //	group rows by manifest position → write shards + failures exactly once (transforms/shard)
 //	→ commit the index once every group is committed, checking ok + failed == manifest rows.
 //

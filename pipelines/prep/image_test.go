@@ -144,7 +144,7 @@ func checkImageRow(t *testing.T, cfg Config, row schemas.ClipRow) {
 	}
 	d := Decoded{Work: Work{Row: manifest.Row{URI: row.SourceURI, Caption: row.Caption, Image: true}, ClipID: row.ClipID},
 		Frames: want, FramePTS: make([]int64, cfg.Frames), FrameTimeS: make([]float64, cfg.Frames)}
-	ref, err := buildRow(cfg.Provenance, cfg.TeacherLayers, cfg.Seed, d, 0, 1, feats, attn)
+	ref, err := newRowMaker(cfg).one(d, feats, attn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,7 +185,7 @@ func checkRowsAgainstTeacher(t *testing.T, cfg Config, out string) {
 			return err
 		}
 		d := Decoded{Work: Work{Row: manifest.Row{URI: row.SourceURI, Caption: row.Caption}, ClipID: row.ClipID}, Frames: c.Frames, FramePTS: c.PTS, FrameTimeS: c.TimeS}
-		want, err := buildRow(cfg.Provenance, cfg.TeacherLayers, cfg.Seed, d, 0, 1, feats, attn)
+		want, err := newRowMaker(cfg).one(d, feats, attn)
 		if err != nil {
 			return err
 		}

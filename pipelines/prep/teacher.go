@@ -14,7 +14,7 @@ import (
 	"github.com/umt-dev/umt/kernels"
 	"github.com/umt-dev/umt/models/clip"
 	"github.com/umt-dev/umt/schemas"
-	"github.com/umt-dev/umt/training/masks"
+	"github.com/umt-dev/umt/transforms/masks"
 	"github.com/umt-dev/umt/transforms/storage"
 )
 
@@ -117,10 +117,11 @@ func (f *teacherFn) encode(ctx context.Context, part []Decoded, item func(int64,
 		return nil
 	}
 	perClip := time.Since(start).Milliseconds() / int64(len(part))
+	rows := newRowMaker(f.Cfg)
 	f.batches.Update(ctx, int64(len(part)))
 	for b, d := range part {
 		f.teacherMS.Update(ctx, perClip)
-		row, err := buildRow(p, f.Cfg.TeacherLayers, f.Cfg.Seed, d, b, B, feats, attn)
+		row, err := rows.row(d, b, rows.features(feats, B), attn)
 		if err != nil {
 			f.fail(ctx, d, ClassTeacher, StageTeacher, err.Error(), item)
 			continue
@@ -146,50 +147,58 @@ func (f *teacherFn) fail(ctx context.Context, d Decoded, class, stage, msg strin
 	}})
 }
 
-// buildRow cuts clip b out of the batch outputs (feats [K, B, T·HW, D], attn [B·T, HW]) and
+// rowMaker turns the teacher's outputs into dataset rows of one configuration.
+type rowMaker struct {
+	prov   schemas.Provenance
+	layers []int32
+	sel    masks.Selector
+}
+
+func newRowMaker(c Config) rowMaker {
+	p := c.Provenance
+	lay, _ := schemas.ParseLayout(p.Layout) // validated with the provenance
+	m := 0
+	if lay.Visible {
+		m = lay.M
+	}
+	return rowMaker{prov: p, layers: c.TeacherLayers, sel: masks.Selector{
+		Frames: p.Frames, HW: p.HW, Masks: m, Ratio: p.MaskRatio, Seed: uint64(c.Seed),
+	}}
+}
+
+// row cuts clip b out of a teacher call's outputs (feats [K, B, T·HW, D], attn [B·T, HW]) and
 // keeps the tokens the layout stores.
-func buildRow(p schemas.Provenance, layers []int32, seed int64, d Decoded, b, B int, feats, attn []float32) (schemas.ClipRow, error) {
-	T, HW, K, D := p.Frames, p.HW, p.K, p.D
-	clipAttn := attn[b*T*HW : (b+1)*T*HW]
-	lay, err := schemas.ParseLayout(p.Layout)
+func (m rowMaker) row(d Decoded, b int, feats masks.Features, attn []float32) (schemas.ClipRow, error) {
+	n := m.prov.Frames * m.prov.HW
+	if (b+1)*n > len(attn) {
+		return schemas.ClipRow{}, fmt.Errorf("the teacher returned attention for %d tokens, clip %d needs %d", len(attn), b, (b+1)*n)
+	}
+	clipAttn := attn[b*n : (b+1)*n]
+	chosen, err := m.sel.Select(d.Work.ClipID, clipAttn)
 	if err != nil {
 		return schemas.ClipRow{}, err
 	}
-	var tokens []int
-	var maskIdx []int32
-	if lay.Visible {
-		draws := make([][][]int, lay.M)
-		for m := range draws {
-			draws[m], err = masks.Sample(clipAttn, T, HW, p.MaskRatio, masks.NewStream(uint64(seed), d.Work.ClipID, -1, m))
-			if err != nil {
-				return schemas.ClipRow{}, fmt.Errorf("drawing semantic mask %d: %w", m, err)
-			}
-			for _, t := range masks.TokenIndex(draws[m], HW) {
-				maskIdx = append(maskIdx, int32(t))
-			}
-		}
-		tokens = masks.TokenIndex(masks.Union(draws...), HW)
-	} else {
-		tokens = make([]int, T*HW)
-		for i := range tokens {
-			tokens[i] = i
-		}
-	}
-	N := T * HW
-	sel := make([]float32, 0, K*len(tokens)*D)
-	for k := 0; k < K; k++ {
-		base := (k*B + b) * N * D
-		for _, t := range tokens {
-			sel = append(sel, feats[base+t*D:base+(t+1)*D]...)
-		}
+	kept, err := chosen.Gather(feats, b)
+	if err != nil {
+		return schemas.ClipRow{}, err
 	}
 	row := clipBase(d)
-	row.TeacherLayers = layers
-	row.TeacherTokens = int32s(tokens)
-	row.TeacherFeatures = schemas.F16Bits(nil, sel)
+	row.TeacherLayers = m.layers
+	row.TeacherTokens = int32s(chosen.Tokens)
+	row.TeacherFeatures = schemas.F16Bits(nil, kept)
 	row.TeacherCLSAttn = schemas.F16Bits(nil, clipAttn)
-	row.Masks = maskIdx
-	return row, row.Validate(p)
+	row.Masks = chosen.Masks
+	return row, row.Validate(m.prov)
+}
+
+// one is row for a call of one clip.
+func (m rowMaker) one(d Decoded, feats, attn []float32) (schemas.ClipRow, error) {
+	return m.row(d, 0, m.features(feats, 1), attn)
+}
+
+// features describes the teacher's output feats for a call of B clips.
+func (m rowMaker) features(feats []float32, B int) masks.Features {
+	return masks.Features{Data: feats, Layers: m.prov.K, Clips: B, Tokens: m.prov.Frames * m.prov.HW, Dim: m.prov.D}
 }
 
 func int32s(v []int) []int32 {

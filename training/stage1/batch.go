@@ -6,7 +6,7 @@ import (
 
 	"github.com/umt-dev/umt/models/vit"
 	"github.com/umt-dev/umt/schemas"
-	"github.com/umt-dev/umt/training/masks"
+	"github.com/umt-dev/umt/transforms/masks"
 )
 
 // ImageNet normalisation, applied to student (and, at prep, teacher) pixels as UMT does.

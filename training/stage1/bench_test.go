@@ -10,8 +10,8 @@ import (
 
 	"github.com/umt-dev/umt/kernels/cpu"
 	"github.com/umt-dev/umt/models/vit"
-	"github.com/umt-dev/umt/training/masks"
 	"github.com/umt-dev/umt/training/optim"
+	"github.com/umt-dev/umt/transforms/masks"
 )
 
 // BenchmarkStep times one stage-1 training step on the CPU backend (forward over the visible

@@ -12,7 +12,7 @@ import (
 	"github.com/umt-dev/umt/models/vit"
 	"github.com/umt-dev/umt/models/weights/weightstest"
 	"github.com/umt-dev/umt/schemas"
-	"github.com/umt-dev/umt/training/masks"
+	"github.com/umt-dev/umt/transforms/masks"
 )
 
 // memSource serves rows from memory (the loader's Source).

@@ -16,7 +16,7 @@ import (
 	"github.com/umt-dev/umt/models/weights/weightstest"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/schemas/schematest"
-	"github.com/umt-dev/umt/training/masks"
+	"github.com/umt-dev/umt/transforms/masks"
 )
 
 // TestBatchMatchesReference: from the reference frames, the reference mask and float16-stored

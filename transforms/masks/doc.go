@@ -9,6 +9,7 @@
 // in which clips are visited. A restricted variant draws only among the tokens a `visible:M`
 // shard stored.
 //
-// The package is Beam-free and depends on the standard library only, so the prep pipeline and the
-// training loop draw masks with the same code.
+// Selector picks the tokens a dataset layout stores for a clip (all of them, or the union of M
+// pre-drawn masks). The package is Beam-free and depends on the standard library only, so the
+// prep pipeline and the training loop draw masks with the same code.
 package masks
