@@ -158,9 +158,13 @@ func runPrep(args []string) error {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stopBar := startProgress(ctx, cfg)
+	plan, err := prep.Prepare(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	stopBar := startProgress(ctx, plan.Config)
 	stopSamples := sampleProgress(250 * time.Millisecond)
-	rep, err := prep.Run(ctx, cfg)
+	rep, err := prep.Run(ctx, plan)
 	stopBar()
 	samples := stopSamples()
 	if rep != nil {

@@ -65,7 +65,7 @@ func TestOneBadRowNeverFailsAJob(t *testing.T) {
 			}
 			out := filepath.Join(t.TempDir(), "ds")
 			cfg := tinyConfig(t, man, c.dir, out)
-			rep, err := Run(context.Background(), cfg)
+			rep, err := prepareRun(context.Background(), cfg)
 			if err != nil {
 				t.Fatalf("the job failed: %v", err)
 			}
@@ -123,7 +123,7 @@ func TestBadTextFailPolicyFailsOnlyThatRow(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "ds")
 	cfg := tinyConfig(t, man, c.dir, out)
 	cfg.OnBadText = BadTextFail
-	rep, err := Run(context.Background(), cfg)
+	rep, err := prepareRun(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("the job failed: %v", err)
 	}

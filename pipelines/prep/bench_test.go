@@ -65,9 +65,9 @@ func writeRandomB16(b *testing.B) string {
 
 // plainLoop runs the same transforms as the pipeline in one Go loop: read the manifest,
 // sample, teacher in batches, select tokens, write shards, failures and the index.
-func plainLoop(b *testing.B, cfg Config) int {
+func plainLoop(b *testing.B, user Config) int {
 	ctx := context.Background()
-	cfg, err := Prepare(ctx, cfg)
+	cfg, err := Prepare(ctx, user)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func BenchmarkPrep(b *testing.B) {
 					start := time.Now()
 					switch mode {
 					case "pipeline":
-						rep, err := Run(context.Background(), mk(out))
+						rep, err := prepareRun(context.Background(), mk(out))
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -182,12 +182,12 @@ func BenchmarkPrep(b *testing.B) {
 					case "twophase": // --phase=frames, then --phase=teacher over its dataset
 						fc := mk(out + "-frames")
 						fc.Phase, fc.Teacher = PhaseFrames, ""
-						if _, err := Run(context.Background(), fc); err != nil {
+						if _, err := prepareRun(context.Background(), fc); err != nil {
 							b.Fatal(err)
 						}
 						tc := mk(out)
 						tc.Phase, tc.Manifest = PhaseTeacher, fc.Output
-						rep, err := Run(context.Background(), tc)
+						rep, err := prepareRun(context.Background(), tc)
 						if err != nil {
 							b.Fatal(err)
 						}

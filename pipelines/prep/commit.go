@@ -16,12 +16,12 @@ import (
 // Commit writes the dataset index once every group has committed (the group results are a
 // side input, so the runner finishes them all first), after checking that every manifest row
 // is accounted for, then removes the staged rows.
-func Commit(s beam.Scope, cfg Config, count, results beam.PCollection) {
+func Commit(s beam.Scope, cfg Plan, count, results beam.PCollection) {
 	s = s.Scope("Commit")
 	beam.ParDo0(s, &commitFn{Cfg: cfg}, count, beam.SideInput{Input: results})
 }
 
-type commitFn struct{ Cfg Config }
+type commitFn struct{ Cfg Plan }
 
 func (f *commitFn) ProcessElement(ctx context.Context, rows int64, results func(*GroupResult) bool) error {
 	shards, failures := []string{}, []string{}
@@ -53,7 +53,7 @@ func (f *commitFn) ProcessElement(ctx context.Context, rows int64, results func(
 }
 
 // cleanStaging removes the staged rows once the index that supersedes them is committed.
-func cleanStaging(ctx context.Context, c Config) error {
+func cleanStaging(ctx context.Context, c Plan) error {
 	st, err := storage.Open(ctx, c.Output)
 	if err != nil {
 		return err

@@ -13,7 +13,8 @@ import (
 	"github.com/umt-dev/umt/transforms/video"
 )
 
-// Config is everything a prep job needs; it is serialised into the DoFns.
+// Config is what the user asked for (the command's flags). Prepare checks it and resolves it
+// into the Plan that Build, Run and the DoFns take.
 type Config struct {
 	// Phase splits the job for clusters: PhaseAll (or "") decodes and runs the teacher in one
 	// pass; PhaseFrames decodes only and writes a frames-only dataset (layout "frames");
@@ -31,7 +32,6 @@ type Config struct {
 	TeacherConfig clip.Config // shape overrides / run settings; zero fields come from the weights
 	// TeacherConfigFile is a Hugging Face config.json or clip.Config JSON for a weights file.
 	TeacherConfigFile string
-	TeacherSHA256     string // filled in by Prepare
 
 	Frames    int     // T
 	Size      int     // S: frames are S×S
@@ -54,13 +54,19 @@ type Config struct {
 	// Device picks the teacher's compute backend: cpu, cuda, cuda:N, or auto (the GPU when one
 	// works, else the CPU, with the reason logged). "" means cpu.
 	Device string
+}
 
-	// Filled in by Prepare: the dataset provenance every shard carries, and a unique id of
-	// this run (it keys per-process caches shared by the run's DoFns).
-	Provenance    schemas.Provenance
+// Plan is a prep job Prepare has resolved; it is serialised into the DoFns. Its Config is the
+// effective one: local paths absolute, Phase set, TeacherConfig the teacher's complete config,
+// and for PhaseTeacher the frames dataset's Frames, Size and Seed.
+type Plan struct {
+	Config
+
+	TeacherSHA256 string             // sha256 of the teacher's weights (PhaseFrames: "")
+	Provenance    schemas.Provenance // what every shard of the dataset carries
 	Input         schemas.Provenance // PhaseTeacher: the provenance of the frames dataset read
 	TeacherLayers []int32            // the teacher blocks whose outputs are stored, ascending
-	RunID         string
+	RunID         string             // unique id of this run; keys per-process caches of its DoFns
 }
 
 // Namespace is the Beam metrics namespace of prep's counters and distributions.

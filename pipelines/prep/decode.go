@@ -15,14 +15,14 @@ import (
 
 // Decode samples each clip's frames. Clips whose finished row an interrupted run already
 // staged skip decoding and come out as items; bad videos come out as failure items.
-func Decode(s beam.Scope, cfg Config, work beam.PCollection) (decoded, items beam.PCollection) {
+func Decode(s beam.Scope, cfg Plan, work beam.PCollection) (decoded, items beam.PCollection) {
 	s = s.Scope("Decode")
 	return beam.ParDo2(s, &decodeFn{Cfg: cfg}, work)
 }
 
 // decodeFn wraps video.Sample.
 type decodeFn struct {
-	Cfg Config
+	Cfg Plan
 
 	store     storage.Store
 	staged    beam.Counter
@@ -122,7 +122,7 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 
 // alreadyStaged reports whether an interrupted run staged w's finished row; if so it sends the
 // row's item on (counting it in staged), so the clip is neither decoded nor taught again.
-func alreadyStaged(ctx context.Context, st storage.Store, c Config, w Work, staged beam.Counter, item func(int64, Item)) (bool, error) {
+func alreadyStaged(ctx context.Context, st storage.Store, c Plan, w Work, staged beam.Counter, item func(int64, Item)) (bool, error) {
 	ok, err := st.Exists(ctx, stagingName(c, w.ClipID))
 	if err != nil {
 		return false, fmt.Errorf("checking staged clip %s: %w", w.ClipID, err) // transient: let the runner retry the bundle

@@ -28,6 +28,8 @@
 // GPU): GEMM rounding can depend on the row count, and a clip's features must not depend on the
 // clips a runner bundled with it.
 //
-// Configuration travels to workers inside the DoFns (exported Config fields, JSON encoded):
-// workers never see the launcher's flags. Runner choice lives in package runners.
+// A job is a Config (what the user asked) that Prepare resolves into a Plan (absolute paths, the
+// teacher's complete config, the dataset provenance, a run id); Build, Run and every DoFn take
+// the Plan, which travels to workers inside the DoFns (exported fields, JSON encoded): workers
+// never see the launcher's flags. Runner choice lives in package runners.
 package prep

@@ -34,7 +34,7 @@ const (
 // Identify gives every usable row its clip id and sends each clip id's first row on to be
 // decoded, unless an earlier run committed it (or recorded its failure, without
 // --retry-failed). Malformed rows and duplicates come back as failure items, keyed by group.
-func Identify(s beam.Scope, cfg Config, rows beam.PCollection) (work, items beam.PCollection) {
+func Identify(s beam.Scope, cfg Plan, rows beam.PCollection) (work, items beam.PCollection) {
 	s = s.Scope("Identify")
 	byID, bad := beam.ParDo2(s, &clipIDFn{Cfg: cfg}, rows)
 	grouped := beam.GroupByKey(s, byID)
@@ -45,7 +45,7 @@ func Identify(s beam.Scope, cfg Config, rows beam.PCollection) (work, items beam
 // clipIDFn keys rows by clip id; malformed rows become failure items, and so do rows whose text
 // was not UTF-8 when --on-bad-text=fail (else they go on with U+FFFD, counted).
 type clipIDFn struct {
-	Cfg               Config
+	Cfg               Plan
 	badRows, badBytes beam.Counter
 }
 
@@ -84,7 +84,7 @@ func (f *clipIDFn) ProcessElement(ctx context.Context, r manifest.Row, emit func
 
 // dedupeFn keeps the first row of each clip id and checks it against the earlier dataset.
 type dedupeFn struct {
-	Cfg      Config
+	Cfg      Plan
 	prev     *previous
 	resumed  beam.Counter
 	dups     beam.Counter

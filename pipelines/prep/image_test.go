@@ -122,7 +122,7 @@ func TestImageEntries(t *testing.T) {
 
 // checkImageRow compares an image's row with rendering it directly (repeated T times) and, for
 // every frame count, with calling the teacher on those frames.
-func checkImageRow(t *testing.T, cfg Config, row schemas.ClipRow) {
+func checkImageRow(t *testing.T, cfg Plan, row schemas.ClipRow) {
 	t.Helper()
 	ctx := context.Background()
 	c, err := video.SampleImage(ctx, video.FileSource(row.SourceURI), cfg.SampleConfig(row.ClipID, 0, 0))

@@ -29,7 +29,7 @@ const StageReadFrames = "read_frames"
 
 // adoptFrames opens the frames dataset cfg.Manifest names and takes its sampling settings: the
 // teacher phase must see exactly the frames (and clip ids) the first phase sampled.
-func adoptFrames(ctx context.Context, cfg *Config) error {
+func adoptFrames(ctx context.Context, cfg *Plan) error {
 	ds, err := shard.Open(ctx, cfg.Manifest)
 	if err != nil {
 		return fmt.Errorf("--phase=teacher reads the frames dataset --input=%s: %w (run --phase=frames first)", cfg.Manifest, err)
@@ -45,13 +45,13 @@ func adoptFrames(ctx context.Context, cfg *Config) error {
 }
 
 // StageFrames stages each decoded clip as a frames-only row (PhaseFrames).
-func StageFrames(s beam.Scope, cfg Config, decoded beam.PCollection) beam.PCollection {
+func StageFrames(s beam.Scope, cfg Plan, decoded beam.PCollection) beam.PCollection {
 	s = s.Scope("StageFrames")
 	return beam.ParDo(s, &stageFramesFn{Cfg: cfg}, decoded)
 }
 
 type stageFramesFn struct {
-	Cfg Config
+	Cfg Plan
 
 	store storage.Store
 	ok    beam.Counter
@@ -108,14 +108,14 @@ func clipBase(d Decoded) schemas.ClipRow {
 // not yet committed at the output (rows are loaded later, on the teacher's workers), its
 // failures carried over as they are, and the total (clips + failures, the first phase's
 // manifest rows) that ok + failed must add up to.
-func ReadFrames(s beam.Scope, cfg Config) (refs, items, count beam.PCollection) {
+func ReadFrames(s beam.Scope, cfg Plan) (refs, items, count beam.PCollection) {
 	s = s.Scope("ReadFrames")
 	refs, items, count = beam.ParDo3(s, &readFramesFn{Cfg: cfg}, beam.Impulse(s))
 	return beam.Reshuffle(s, refs), items, count
 }
 
 type readFramesFn struct {
-	Cfg Config
+	Cfg Plan
 
 	rows     beam.Counter
 	resumed  beam.Counter
@@ -183,13 +183,13 @@ func (f *readFramesFn) ProcessElement(ctx context.Context, _ []byte, ref func(Wo
 // run already staged come out as items; a row the dataset cannot give (a damaged shard) is a
 // failure of class corrupt at stage read_frames, so one bad shard does not stop the job. Other
 // read errors (storage) fail the bundle, which the runner retries.
-func LoadFrames(s beam.Scope, cfg Config, refs beam.PCollection) (decoded, items beam.PCollection) {
+func LoadFrames(s beam.Scope, cfg Plan, refs beam.PCollection) (decoded, items beam.PCollection) {
 	s = s.Scope("LoadFrames")
 	return beam.ParDo2(s, &loadFramesFn{Cfg: cfg}, refs)
 }
 
 type loadFramesFn struct {
-	Cfg Config
+	Cfg Plan
 
 	store  storage.Store
 	ds     *shard.Dataset

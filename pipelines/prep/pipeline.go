@@ -7,8 +7,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 )
 
-// Build adds the prep pipeline of cfg.Phase to s. cfg must have been through Prepare.
-func Build(s beam.Scope, cfg Config) {
+// Build adds the prep pipeline of cfg.Phase to s.
+func Build(s beam.Scope, cfg Plan) {
 	s = s.Scope("Prep")
 	if cfg.Phase == PhaseTeacher {
 		refs, carried, count := ReadFrames(s, cfg)

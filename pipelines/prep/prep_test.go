@@ -91,7 +91,7 @@ func TestEndToEnd(t *testing.T) {
 	root, entries := subset(t)
 	out := filepath.Join(t.TempDir(), "ds")
 	cfg := tinyConfig(t, writeManifest(t, entries), root, out)
-	rep, err := Run(context.Background(), cfg)
+	rep, err := prepareRun(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,10 +153,10 @@ func spanKey(uri string, start, end float64) string { return fmt.Sprintf("%s|%g|
 
 // checkRowsAgainstTeacher reads every committed row back and compares it with sampling the
 // same video and calling the teacher directly, one clip at a time.
-func checkRowsAgainstTeacher(t *testing.T, cfg Config, out string) {
+func checkRowsAgainstTeacher(t *testing.T, user Config, out string) {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := Prepare(ctx, cfg)
+	cfg, err := Prepare(ctx, user)
 	if err != nil {
 		t.Fatal(err)
 	}

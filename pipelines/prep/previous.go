@@ -29,7 +29,7 @@ type prevEntry struct {
 var prevCache sync.Map // RunID → *prevEntry
 
 // openPrevious opens the dataset committed at cfg.Output before this run (nil if none).
-func openPrevious(ctx context.Context, cfg Config) (*previous, error) {
+func openPrevious(ctx context.Context, cfg Plan) (*previous, error) {
 	e, _ := prevCache.LoadOrStore(cfg.RunID, &prevEntry{})
 	ent := e.(*prevEntry)
 	ent.once.Do(func() { ent.p, ent.err = loadPrevious(ctx, cfg) })
@@ -45,7 +45,7 @@ func releasePrevious(runID string) {
 	}
 }
 
-func loadPrevious(ctx context.Context, cfg Config) (*previous, error) {
+func loadPrevious(ctx context.Context, cfg Plan) (*previous, error) {
 	ds, err := shard.Open(ctx, cfg.Output)
 	if errors.Is(err, shard.ErrNoIndex) {
 		return nil, nil

@@ -12,7 +12,7 @@ import (
 
 // ReadManifest reads the manifest on one worker and returns its rows and a singleton with the
 // row count (the number ok + failed must add up to).
-func ReadManifest(s beam.Scope, cfg Config) (rows, count beam.PCollection) {
+func ReadManifest(s beam.Scope, cfg Plan) (rows, count beam.PCollection) {
 	s = s.Scope("ReadManifest")
 	imp := beam.Impulse(s)
 	return beam.ParDo2(s, &readManifestFn{Cfg: cfg}, imp)
@@ -20,7 +20,7 @@ func ReadManifest(s beam.Scope, cfg Config) (rows, count beam.PCollection) {
 
 // readManifestFn streams the manifest's rows.
 type readManifestFn struct {
-	Cfg  Config
+	Cfg  Plan
 	rows beam.Counter
 }
 

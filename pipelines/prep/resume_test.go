@@ -74,7 +74,7 @@ func indexOf(t *testing.T, uri string) string {
 
 func mustRun(t *testing.T, cfg Config) *Report {
 	t.Helper()
-	rep, err := Run(context.Background(), cfg)
+	rep, err := prepareRun(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestPrepChild(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(context.Background(), cfg); err != nil {
+	if _, err := prepareRun(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -260,4 +260,13 @@ func TestGCSOutput(t *testing.T) {
 	if !reflect.DeepEqual(rows1, rows2) || !reflect.DeepEqual(fails1, fails2) {
 		t.Errorf("two phases on GCS: %d rows, %d failures differ from the local one-pass %d rows, %d failures", len(rows2), len(fails2), len(rows1), len(fails1))
 	}
+}
+
+// prepareRun prepares cfg and runs its plan, as the CLI does.
+func prepareRun(ctx context.Context, cfg Config) (*Report, error) {
+	plan, err := Prepare(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return Run(ctx, plan)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,14 +30,15 @@ import (
 const ReportName = "prep-report.json"
 
 // Prepare validates cfg against the runner, makes local paths absolute (workers may run
-// elsewhere), reads the teacher's configuration and fills in the provenance.
-func Prepare(ctx context.Context, cfg Config) (Config, error) {
+// elsewhere), reads the teacher's configuration and resolves the dataset's provenance: the
+// Plan that Build and Run take.
+func Prepare(ctx context.Context, cfg Config) (Plan, error) {
 	if err := cfg.Validate(); err != nil {
-		return cfg, err
+		return Plan{}, err
 	}
 	rs := runners.Current(ctx)
 	if err := rs.Validate(); err != nil {
-		return cfg, err
+		return Plan{}, err
 	}
 	if cfg.Phase == "" {
 		cfg.Phase = PhaseAll
@@ -48,7 +50,7 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 		if *p != "" && !manifest.HasScheme(*p) {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
-				return cfg, err
+				return Plan{}, err
 			}
 			*p = abs
 		}
@@ -63,96 +65,96 @@ func Prepare(ctx context.Context, cfg Config) (Config, error) {
 		}
 		for name, p := range remote {
 			if storage.IsLocal(p) {
-				return cfg, fmt.Errorf("%s=%s is a local path, but --runner=%s runs workers on other machines; put it on gs://", name, p, rs.Runner)
+				return Plan{}, fmt.Errorf("%s=%s is a local path, but --runner=%s runs workers on other machines; put it on gs://", name, p, rs.Runner)
 			}
 		}
 		if !manifest.HasScheme(cfg.Manifest) || strings.HasPrefix(cfg.Manifest, "file://") {
-			return cfg, fmt.Errorf("--input=%s is a local path, but remote workers read the manifest; put it on gs:// or https://", cfg.Manifest)
+			return Plan{}, fmt.Errorf("--input=%s is a local path, but remote workers read the manifest; put it on gs:// or https://", cfg.Manifest)
 		}
 	}
+	plan := Plan{Config: cfg}
 	switch cfg.Phase {
 	case PhaseFrames:
-		cfg.Provenance = schemas.Provenance{
+		plan.Provenance = schemas.Provenance{
 			UMTVersion: version(), Sampler: cfg.SamplerString(), Seed: cfg.Seed,
 			Layout: schemas.LayoutFrames, Frames: cfg.Frames, Size: cfg.Size,
 		}
 	case PhaseTeacher:
-		if err := adoptFrames(ctx, &cfg); err != nil {
-			return cfg, err
+		if err := adoptFrames(ctx, &plan); err != nil {
+			return Plan{}, err
 		}
 		fallthrough
 	default:
-		if err := prepareTeacher(ctx, &cfg); err != nil {
-			return cfg, err
+		if err := prepareTeacher(ctx, &plan); err != nil {
+			return Plan{}, err
 		}
 	}
-	if err := cfg.Provenance.Validate(); err != nil {
-		return cfg, err
+	if err := plan.Provenance.Validate(); err != nil {
+		return Plan{}, err
 	}
 	var id [8]byte
 	rand.Read(id[:])
-	cfg.RunID = hex.EncodeToString(id[:])
-	return cfg, nil
+	plan.RunID = hex.EncodeToString(id[:])
+	return plan, nil
 }
 
-// prepareTeacher reads the teacher's configuration and fills in the provenance of a dataset
-// with teacher features (one pass, or the teacher phase over cfg.Input's frames).
-func prepareTeacher(ctx context.Context, cfg *Config) error {
-	sum, err := teacherSHA256(ctx, cfg.Teacher)
+// prepareTeacher reads the teacher's configuration (clip.Load's, without building a teacher)
+// and fills in the provenance of a dataset with teacher features (one pass, or the teacher
+// phase over plan.Input's frames).
+func prepareTeacher(ctx context.Context, plan *Plan) error {
+	sum, err := teacherSHA256(ctx, plan.Teacher)
 	if err != nil {
 		return fmt.Errorf("reading the teacher: %w", err)
 	}
-	cfg.TeacherSHA256 = sum
-	path, err := localTeacher(ctx, *cfg)
+	plan.TeacherSHA256 = sum
+	path, err := localTeacher(ctx, *plan)
 	if err != nil {
 		return err
 	}
-	t, tc, err := loadTeacher(path, cfg.TeacherConfigFile, cfg.TeacherConfig, 1, 1, "cpu")
+	_, tc, err := clip.Load(ctx, path, clip.LoadOptions{Config: plan.TeacherConfig, ConfigFile: plan.TeacherConfigFile})
 	if err != nil {
-		return err
+		return fmt.Errorf("loading the teacher %s: %w", path, err)
 	}
-	t.Close()
-	cfg.TeacherConfig = tc
-	if _, err := clip.StudentPatch(cfg.Size, tc.Resolution, tc.Patch); cfg.Size > 0 && err != nil {
+	plan.TeacherConfig = tc
+	if _, err := clip.StudentPatch(plan.Size, tc.Resolution, tc.Patch); plan.Size > 0 && err != nil {
 		return err // before a single video is decoded: no student could train on the dataset
 	}
-	cfg.TeacherLayers = int32s(tc.ReturnIndices())
-	lay, _ := schemas.ParseLayout(cfg.Layout)
-	name := cfg.TeacherName
+	plan.TeacherLayers = int32s(tc.ReturnIndices())
+	lay, _ := schemas.ParseLayout(plan.Layout)
+	name := plan.TeacherName
 	if name == "" {
-		name = filepath.Base(cfg.Teacher)
+		name = filepath.Base(plan.Teacher)
 	}
-	cfg.Provenance = schemas.Provenance{
+	plan.Provenance = schemas.Provenance{
 		UMTVersion: version(), Teacher: name, TeacherSHA256: sum, Resolution: tc.Resolution,
 		Normalisation: fmt.Sprintf("mean=%v std=%v", tc.Mean, tc.Std),
-		Sampler:       cfg.SamplerString(), Seed: cfg.Seed,
-		Layout: lay.String(), Precision: schemas.PrecisionF16, MaskRatio: cfg.MaskRatio, Masks: lay.M,
-		Frames: cfg.Frames, Size: cfg.Size, K: len(cfg.TeacherLayers), HW: tc.Tokens(), D: tc.OutputDim,
+		Sampler:       plan.SamplerString(), Seed: plan.Seed,
+		Layout: lay.String(), Precision: schemas.PrecisionF16, MaskRatio: plan.MaskRatio, Masks: lay.M,
+		Frames: plan.Frames, Size: plan.Size, K: len(plan.TeacherLayers), HW: tc.Tokens(), D: tc.OutputDim,
 	}
-	if cfg.Phase == PhaseTeacher { // the frames were sampled by the first phase: its settings hold
-		cfg.Provenance.Sampler = cfg.Input.Sampler
-		cfg.Provenance.Extra = map[string]string{"frames_dataset": cfg.Manifest}
+	if plan.Phase == PhaseTeacher { // the frames were sampled by the first phase: its settings hold
+		plan.Provenance.Sampler = plan.Input.Sampler
+		plan.Provenance.Extra = map[string]string{"frames_dataset": plan.Manifest}
 	}
 	return nil
 }
 
-// Run prepares cfg, runs the pipeline on the runner the flags choose, and writes the run
-// report next to the dataset.
-func Run(ctx context.Context, cfg Config) (*Report, error) {
-	start := time.Now()
-	cfg, err := Prepare(ctx, cfg)
-	if err != nil {
-		return nil, err
+// Run runs plan's pipeline on the runner the flags choose and writes the run report next to
+// the dataset.
+func Run(ctx context.Context, plan Plan) (*Report, error) {
+	if plan.RunID == "" {
+		return nil, errors.New("prep.Run: the plan was not made by Prepare")
 	}
-	defer releasePrevious(cfg.RunID)
+	start := time.Now()
+	defer releasePrevious(plan.RunID)
 	runners.Init()
 	p, s := beam.NewPipelineWithRoot()
-	Build(s, cfg)
+	Build(s, plan)
 	res, err := runners.Run(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := NewReport(ctx, cfg, res, time.Since(start))
+	rep, err := NewReport(ctx, plan, res, time.Since(start))
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +209,7 @@ const (
 )
 
 // NewReport reads the committed dataset and the job's metrics.
-func NewReport(ctx context.Context, cfg Config, res *runners.Result, wall time.Duration) (*Report, error) {
+func NewReport(ctx context.Context, cfg Plan, res *runners.Result, wall time.Duration) (*Report, error) {
 	ds, err := shard.Open(ctx, cfg.Output)
 	if err != nil {
 		return nil, fmt.Errorf("the job finished but its dataset cannot be opened: %w", err)

@@ -21,16 +21,16 @@ import (
 
 // stagingDir holds the finished rows of one configuration (its provenance hash), so staged rows
 // of a different configuration are never mixed in.
-func stagingDir(c Config) string {
+func stagingDir(c Plan) string {
 	b, _ := json.Marshal(c.Provenance)
 	h := sha256.Sum256(b)
 	return "_staging/" + hex.EncodeToString(h[:8])
 }
 
-func stagingName(c Config, clipID string) string { return stagingDir(c) + "/" + clipID + ".arrow" }
+func stagingName(c Plan, clipID string) string { return stagingDir(c) + "/" + clipID + ".arrow" }
 
 // stageRow publishes row as a one-row Arrow IPC file under its clip id, atomically.
-func stageRow(ctx context.Context, st storage.Store, c Config, row schemas.ClipRow) error {
+func stageRow(ctx context.Context, st storage.Store, c Plan, row schemas.ClipRow) error {
 	rec, err := schemas.NewClipRecord(memory.DefaultAllocator, c.Provenance, []schemas.ClipRow{row})
 	if err != nil {
 		return err
@@ -54,7 +54,7 @@ func stageRow(ctx context.Context, st storage.Store, c Config, row schemas.ClipR
 }
 
 // readStaged reads a staged row back (a deep copy, independent of the file).
-func readStaged(ctx context.Context, st storage.Store, c Config, clipID string) (schemas.ClipRow, error) {
+func readStaged(ctx context.Context, st storage.Store, c Plan, clipID string) (schemas.ClipRow, error) {
 	r, err := st.Open(ctx, stagingName(c, clipID))
 	if err != nil {
 		return schemas.ClipRow{}, err
@@ -83,7 +83,7 @@ func readStaged(ctx context.Context, st storage.Store, c Config, clipID string) 
 // localTeacher returns a local path of the teacher weights: a local file as it is; a remote one
 // (gs://, https://) downloaded once per process into the temp directory through storage,
 // verified against the sha256 the launcher computed, and written atomically.
-func localTeacher(ctx context.Context, c Config) (string, error) {
+func localTeacher(ctx context.Context, c Plan) (string, error) {
 	if storage.IsLocal(c.Teacher) {
 		return storage.LocalPath(c.Teacher)
 	}

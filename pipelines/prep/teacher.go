@@ -20,7 +20,7 @@ import (
 
 // Teach runs the teacher on decoded clips in batches of cfg.BatchClips gathered across a
 // bundle, selects the stored tokens per layout, and stages each finished row.
-func Teach(s beam.Scope, cfg Config, decoded beam.PCollection) beam.PCollection {
+func Teach(s beam.Scope, cfg Plan, decoded beam.PCollection) beam.PCollection {
 	s = s.Scope("Teach")
 	return beam.ParDo(s, &teacherFn{Cfg: cfg}, decoded)
 }
@@ -28,7 +28,7 @@ func Teach(s beam.Scope, cfg Config, decoded beam.PCollection) beam.PCollection 
 // teacherFn batches clips across a bundle. It holds no state between bundles except a teacher
 // borrowed from a per-process pool (no stateful DoFn: prism may split bundles dynamically).
 type teacherFn struct {
-	Cfg Config
+	Cfg Plan
 
 	store     storage.Store
 	teacher   *pooledTeacher
@@ -154,7 +154,7 @@ type rowMaker struct {
 	sel    masks.Selector
 }
 
-func newRowMaker(c Config) rowMaker {
+func newRowMaker(c Plan) rowMaker {
 	p := c.Provenance
 	lay, _ := schemas.ParseLayout(p.Layout) // validated with the provenance
 	m := 0
@@ -227,7 +227,7 @@ type teacherPool struct {
 
 var teachers teacherPool
 
-func poolKey(c Config) string {
+func poolKey(c Plan) string {
 	b, _ := json.Marshal(struct {
 		W string
 		C clip.Config
@@ -240,7 +240,7 @@ func poolKey(c Config) string {
 	return string(b)
 }
 
-func (p *teacherPool) get(ctx context.Context, c Config) (*pooledTeacher, error) {
+func (p *teacherPool) get(ctx context.Context, c Plan) (*pooledTeacher, error) {
 	k := poolKey(c)
 	p.mu.Lock()
 	if n := len(p.free[k]); n > 0 {
@@ -282,7 +282,7 @@ var teacherSlots int
 // runs one clip per call.
 var teacherPureGo bool
 
-func (p *teacherPool) put(c Config, t *pooledTeacher) {
+func (p *teacherPool) put(c Plan, t *pooledTeacher) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.free == nil {

@@ -15,13 +15,13 @@ import (
 
 // WriteGroups writes each group's rows, in manifest order, into shards named by the group's
 // content, and its failures into one failures file: the same bytes whatever the bundling.
-func WriteGroups(s beam.Scope, cfg Config, items beam.PCollection) beam.PCollection {
+func WriteGroups(s beam.Scope, cfg Plan, items beam.PCollection) beam.PCollection {
 	s = s.Scope("WriteGroups")
 	return beam.ParDo(s, &writeGroupFn{Cfg: cfg}, beam.GroupByKey(s, items))
 }
 
 type writeGroupFn struct {
-	Cfg Config
+	Cfg Plan
 
 	store  storage.Store
 	shards beam.Counter
