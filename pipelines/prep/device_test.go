@@ -64,7 +64,7 @@ func TestAutoDeviceRunHonoursThreads(t *testing.T) {
 	teachers.mu.Lock()
 	teachers.free = nil // only this run's teachers from here on
 	teachers.mu.Unlock()
-	rep, err := Run(context.Background(), cfg)
+	rep, err := prepareRun(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
