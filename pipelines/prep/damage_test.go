@@ -20,7 +20,7 @@ func TestPadAndKeepAreCounted(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "ds")
 	cfg := tinyConfig(t, writeManifest(t, entries), root, out)
 	cfg.OnMissing, cfg.OnCorrupt = "pad", "keep"
-	rep, err := Run(context.Background(), cfg)
+	rep, err := prepareRun(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
