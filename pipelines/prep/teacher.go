@@ -52,6 +52,13 @@ func (f *teacherFn) Setup(ctx context.Context) error {
 	return nil
 }
 
+// Teardown closes the output store Setup opened (its GCS client, when the output is gs://).
+func (f *teacherFn) Teardown() {
+	if f.store != nil {
+		f.store.Close()
+	}
+}
+
 func (f *teacherFn) StartBundle(ctx context.Context, _ func(int64, Item)) error {
 	f.pending = f.pending[:0]
 	return nil

@@ -39,6 +39,13 @@ func (f *writeGroupFn) Setup(ctx context.Context) error {
 	return nil
 }
 
+// Teardown closes the output store Setup opened (its GCS client, when the output is gs://).
+func (f *writeGroupFn) Teardown() {
+	if f.store != nil {
+		f.store.Close()
+	}
+}
+
 func (f *writeGroupFn) ProcessElement(ctx context.Context, group int64, iter func(*Item) bool, emit func(GroupResult)) error {
 	var items []Item
 	var it Item
