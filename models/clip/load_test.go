@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -329,20 +330,8 @@ func TestStrippedAndUMTNaming(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if !slicesEqual(w.Conv, base.Conv) || !slicesEqual(w.Blocks[2].CProjW, base.Blocks[2].CProjW) || !slicesEqual(w.Proj, base.Proj) {
+		if !slices.Equal(w.Conv, base.Conv) || !slices.Equal(w.Blocks[2].CProjW, base.Blocks[2].CProjW) || !slices.Equal(w.Proj, base.Proj) {
 			t.Errorf("%s naming loads different weights", name)
 		}
 	}
-}
-
-func slicesEqual(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

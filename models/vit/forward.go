@@ -140,7 +140,7 @@ func (m *Model) dropScales(w *workspace, train bool, key uint64) {
 	for l, p := range rates {
 		keep := 1 - p
 		for i := 0; i < 2*w.B; i++ {
-			u := r.float64()
+			u := r.Float64()
 			s[2*l*w.B+i] = float32(math.Floor(keep+u) / keep)
 		}
 	}

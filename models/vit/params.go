@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/umt-dev/umt/internal/splitmix"
 )
 
 // Param is one trainable tensor inside the model's flat parameter buffer.
@@ -131,7 +133,7 @@ func InitParams(c Config, seed uint64) []float32 {
 		case p.Name == "encoder.patch_embed.proj.weight" || p.Name == "encoder.patch_embed.proj.bias":
 			bound := 1 / math.Sqrt(float64(c.PatchDim()))
 			for i := range dst {
-				dst[i] = float32((2*r.float64() - 1) * bound)
+				dst[i] = float32((2*r.Float64() - 1) * bound)
 			}
 		case strings.HasSuffix(p.Name, "norm1.weight"), strings.HasSuffix(p.Name, "norm2.weight"), strings.HasSuffix(p.Name, "norm.weight"):
 			for i := range dst {
@@ -140,25 +142,13 @@ func InitParams(c Config, seed uint64) []float32 {
 		case len(p.Shape) == 2:
 			bound := math.Sqrt(6 / float64(p.Shape[0]+p.Shape[1]))
 			for i := range dst {
-				dst[i] = float32((2*r.float64() - 1) * bound)
+				dst[i] = float32((2*r.Float64() - 1) * bound)
 			}
 		}
 	}
 	return flat
 }
 
-// rng is SplitMix64: small, seedable, identical on every platform.
-type rng struct{ s uint64 }
-
-func newRNG(seed uint64) *rng { return &rng{s: seed ^ 0x6a09e667f3bcc909} }
-
-func (r *rng) uint64() uint64 {
-	r.s += 0x9e3779b97f4a7c15
-	z := r.s
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// float64 is uniform in [0, 1).
-func (r *rng) float64() float64 { return float64(r.uint64()>>11) / (1 << 53) }
+// newRNG is the SplitMix64 stream of weight init and drop path: seedable and identical on
+// every platform.
+func newRNG(seed uint64) *splitmix.Source { return &splitmix.Source{State: seed ^ 0x6a09e667f3bcc909} }

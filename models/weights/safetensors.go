@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/x448/float16"
+
+	"github.com/umt-dev/umt/internal/mmap"
 )
 
 // dtypeSize is the element size of every safetensors dtype this package understands.
@@ -119,7 +121,7 @@ func (f *File) Close() error {
 
 // Open maps and parses a safetensors file.
 func Open(path string) (*File, error) {
-	data, release, err := mapFile(path)
+	data, release, err := mmap.File(path)
 	if err != nil {
 		return nil, err
 	}

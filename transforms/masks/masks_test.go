@@ -166,32 +166,15 @@ func TestSampleShapeAndDeterminism(t *testing.T) {
 		}
 	}
 	b, _ := Sample(attn, frames, hw, 0.8, NewStream(7, "clip-a", 3, 0))
-	if !equal(a, b) {
+	if !slices.EqualFunc(a, b, slices.Equal[[]int]) {
 		t.Fatal("same (seed, clip, epoch, draw) gave different masks")
 	}
 	for _, s := range []*Stream{NewStream(7, "clip-a", 4, 0), NewStream(7, "clip-b", 3, 0), NewStream(8, "clip-a", 3, 0), NewStream(7, "clip-a", 3, 1)} {
 		c, _ := Sample(attn, frames, hw, 0.8, s)
-		if equal(a, c) {
+		if slices.EqualFunc(a, c, slices.Equal[[]int]) {
 			t.Fatal("a different key gave the same mask")
 		}
 	}
-}
-
-func equal(a, b [][]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if len(a[i]) != len(b[i]) {
-			return false
-		}
-		for j := range a[i] {
-			if a[i][j] != b[i][j] {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // TestSampleFollowsAttention: with one visible patch per frame the inclusion probability of

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/umt-dev/umt/internal/splitmix"
 )
 
 // Stream is a deterministic source of Exp(1) noise: SplitMix64 over a state derived from
 // (seed, clip id, epoch, draw). Two streams with the same key produce the same values on every
 // machine; streams of different clips are independent of visiting order.
-type Stream struct{ state uint64 }
+type Stream struct{ src splitmix.Source }
 
 // NewStream keys a stream by the run seed, the clip's stable id, the epoch and the draw number
 // (prep draws M masks per clip with draw = 0..M−1 and epoch = −1; training uses draw 0).
@@ -19,7 +21,7 @@ func NewStream(seed uint64, clipID string, epoch, draw int) *Stream {
 		h ^= uint64(clipID[i])
 		h *= 1099511628211
 	}
-	s := &Stream{state: seed}
+	s := &Stream{src: splitmix.Source{State: seed}}
 	s.mix(h)
 	s.mix(uint64(int64(epoch)))
 	s.mix(uint64(int64(draw)))
@@ -27,18 +29,12 @@ func NewStream(seed uint64, clipID string, epoch, draw int) *Stream {
 }
 
 func (s *Stream) mix(v uint64) {
-	s.state ^= v
-	s.state = s.Uint64()
+	s.src.State ^= v
+	s.src.State = s.Uint64()
 }
 
 // Uint64 returns the next 64 random bits.
-func (s *Stream) Uint64() uint64 {
-	s.state += 0x9e3779b97f4a7c15
-	z := s.state
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
+func (s *Stream) Uint64() uint64 { return s.src.Uint64() }
 
 // Exp returns an Exp(1) draw, −log(u) with u uniform in (0, 1], as float32.
 func (s *Stream) Exp() float32 {

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/umt-dev/umt/internal/mmap"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/storage"
 )
@@ -214,7 +216,7 @@ func (d *Dataset) openShard(ctx context.Context, s int, h *shardHandle) error {
 		return fmt.Errorf("%w: shard %s is %d bytes, the index says %d (truncated or replaced)", ErrCorrupt, e.Name, info.Size, e.Bytes)
 	}
 	if path, ok := d.store.LocalPath(e.Name); ok {
-		data, release, err := mapFile(path)
+		data, release, err := mmap.File(path)
 		if err != nil {
 			return err
 		}
@@ -446,24 +448,12 @@ func (d *Dataset) verifyShard(ctx context.Context, s int, e ShardEntry) error {
 		return fmt.Errorf("%w: shard %s sha256 %s, the index says %s", ErrCorrupt, e.Name, sc.SHA256, e.SHA256)
 	case !sameProvenance(sc.Provenance, *d.idx.Provenance):
 		return fmt.Errorf("%w: shard %s has a different provenance than the index", ErrCorrupt, e.Name)
-	case !equalStrings(sc.ClipIDs, d.ids[e.FirstRow:e.FirstRow+int64(e.Rows)]):
+	case !slices.Equal(sc.ClipIDs, d.ids[e.FirstRow:e.FirstRow+int64(e.Rows)]):
 		return fmt.Errorf("%w: shard %s clip ids differ from the index", ErrCorrupt, e.Name)
-	case !equalInts(sc.Batches, e.Batches):
+	case !slices.Equal(sc.Batches, e.Batches):
 		return fmt.Errorf("%w: shard %s batches %v, the index says %v", ErrCorrupt, e.Name, sc.Batches, e.Batches)
 	}
 	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Close releases every shard (unmapping local files) and the store if Open opened it.

@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/umt-dev/umt/internal/mmap"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/storage"
 )
@@ -50,7 +51,7 @@ func WriteFailures(ctx context.Context, store storage.Store, key string, rows []
 	if err := fw.Close(); err != nil {
 		return FileInfo{}, err
 	}
-	data, release, err := mapFile(sw.StagedPath())
+	data, release, err := mmap.File(sw.StagedPath())
 	if err != nil {
 		return FileInfo{}, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/umt-dev/umt/internal/mmap"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/storage"
 )
@@ -269,7 +270,7 @@ func readShardFully(ctx context.Context, store storage.Store, ob storage.ObjectI
 	sc := sidecar{ShardInfo: ShardInfo{Name: ob.Name, Bytes: ob.Size}, CRC32C: ob.CRC32C}
 	var sum shardSummary
 	if path, ok := store.LocalPath(ob.Name); ok {
-		data, release, err := mapFile(path)
+		data, release, err := mmap.File(path)
 		if err != nil {
 			return sc, err
 		}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/umt-dev/umt/internal/mmap"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/storage"
 )
@@ -210,7 +212,7 @@ func (w *Writer) finish(ctx context.Context) error {
 }
 
 func (w *Writer) verifyAndPublish(ctx context.Context, cur storage.Writer, name string, ids []string) (ShardInfo, error) {
-	data, release, err := mapFile(cur.StagedPath())
+	data, release, err := mmap.File(cur.StagedPath())
 	if err != nil {
 		return ShardInfo{}, err
 	}
@@ -221,7 +223,7 @@ func (w *Writer) verifyAndPublish(ctx context.Context, cur storage.Writer, name 
 	if err != nil {
 		return ShardInfo{}, fmt.Errorf("verify %s before publishing: %w", name, err)
 	}
-	if sum.Rows != len(ids) || !equalStrings(sum.ClipIDs, ids) {
+	if sum.Rows != len(ids) || !slices.Equal(sum.ClipIDs, ids) {
 		return ShardInfo{}, fmt.Errorf("%w: verify %s: read back %d rows, wrote %d", ErrCorrupt, name, sum.Rows, len(ids))
 	}
 	info := ShardInfo{Name: name, Rows: sum.Rows, Bytes: size, SHA256: sha, Batches: sum.Batches, ClipIDs: ids}
@@ -255,18 +257,6 @@ func putJSON(ctx context.Context, store storage.Store, name string, v any) error
 		return err
 	}
 	return storage.Put(ctx, store, name, append(b, '\n'), storage.CreateOptions{ContentType: "application/json"})
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Close flushes the remaining rows, commits the last shard and returns every shard this

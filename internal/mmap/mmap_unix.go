@@ -1,6 +1,6 @@
 //go:build unix
 
-package weights
+package mmap
 
 import (
 	"fmt"
@@ -8,8 +8,9 @@ import (
 	"syscall"
 )
 
-// mapFile maps path read-only; release unmaps it.
-func mapFile(path string) ([]byte, func() error, error) {
+// File maps the whole file at path read-only. The returned release unmaps it; slices of the
+// data must not be used afterwards. An empty file gives an empty slice (nothing is mapped).
+func File(path string) (data []byte, release func() error, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -25,9 +26,9 @@ func mapFile(path string) ([]byte, func() error, error) {
 	if st.Size() != int64(int(st.Size())) {
 		return nil, nil, fmt.Errorf("%s: %d bytes is too large to map", path, st.Size())
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err = syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: mmap: %w", path, err)
+		return nil, nil, fmt.Errorf("mmap %s: %w", path, err)
 	}
 	return data, func() error { return syscall.Munmap(data) }, nil
 }
