@@ -9,10 +9,16 @@ if [[ ! -d "$shared/refdata/umt" || ! -d "$shared/testdata/videos" ]]; then
   echo "refresh-testdata: $shared has no refdata/umt or testdata/videos; pass the shared folder as the first argument" >&2
   exit 1
 fi
-# Reference tensors from the official PyTorch code: all small (about 4 MB), copied whole.
+# Reference tensors from the official PyTorch code: the stage-1 files are small and copied
+# whole; of the stage-2 set (about 30 MB) the tests need the weights and the video batch only, so
+# the image batch, the retrieval and the AdamW-step files stay behind (UMT_REFDATA=../shared/...
+# runs the same tests on all of them).
 rm -rf "$root/testdata/refdata/umt"
 mkdir -p "$root/testdata/refdata"
 cp -r "$shared/refdata/umt" "$root/testdata/refdata/umt"
+for f in stage2_tiny_image_io stage2_retrieval stage2_adamw_step; do
+  rm -f "$root/testdata/refdata/umt/$f.safetensors" "$root/testdata/refdata/umt/$f.json"
+done
 # The video corpus: every manifest entry is checked by the tests, so the whole corpus
 # (about 20 MB, with reference frames) is copied; the generators come along for provenance.
 rm -rf "$root/testdata/videos"
