@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/umt-dev/umt/internal/splitmix"
 )
 
 // Param is one trainable tensor inside the model's flat parameter buffer.
@@ -190,32 +192,21 @@ func initParam(dst []float32, p Param, r *rng) {
 	}
 }
 
-// rng is SplitMix64 with Box–Muller normals: seedable, identical on every platform.
+// rng draws normals by Box–Muller from internal/splitmix: seedable, identical on every platform.
 type rng struct {
-	s     uint64
+	src   splitmix.Source
 	spare float64
 	has   bool
 }
 
-func newRNG(seed uint64) *rng { return &rng{s: seed ^ 0xbb67ae8584caa73b} }
-
-func (r *rng) uint64() uint64 {
-	r.s += 0x9e3779b97f4a7c15
-	z := r.s
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// float64 is uniform in (0, 1].
-func (r *rng) float64() float64 { return (float64(r.uint64()>>11) + 1) / (1 << 53) }
+func newRNG(seed uint64) *rng { return &rng{src: splitmix.Source{State: seed}} }
 
 func (r *rng) normal() float64 {
 	if r.has {
 		r.has = false
 		return r.spare
 	}
-	u, v := r.float64(), r.float64()
+	u, v := 1-r.src.Float64(), r.src.Float64() // u in (0, 1]
 	rad := math.Sqrt(-2 * math.Log(u))
 	r.spare, r.has = rad*math.Sin(2*math.Pi*v), true
 	return rad * math.Cos(2*math.Pi*v)

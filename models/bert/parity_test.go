@@ -2,10 +2,9 @@ package bert
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
-
-	"github.com/umt-dev/umt/kernels"
 )
 
 // TestTextModeMatchesReference: mode="text" on the unmasked captions gives text.text_embeds and
@@ -175,7 +174,7 @@ func TestStateDictNamesAndShapes(t *testing.T) {
 			t.Errorf("reference has no %s", UMTPrefix+p.Name)
 			continue
 		}
-		if !equalInts(ref.Shape, p.Shape) {
+		if !slices.Equal(ref.Shape, p.Shape) {
 			t.Errorf("%s: shape %v, reference %v", p.Name, p.Shape, ref.Shape)
 		}
 	}
@@ -186,17 +185,3 @@ func TestStateDictNamesAndShapes(t *testing.T) {
 		}
 	}
 }
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-var _ = kernels.Buf{}
