@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"os"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -324,8 +326,39 @@ func TestFailureRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, rows) {
 		t.Fatalf("got %+v\nwant %+v", got, rows)
 	}
-	if _, err := schemas.NewFailureRecord(mem, []schemas.FailureRow{{URI: "x"}}); !errors.Is(err, schemas.ErrRow) {
-		t.Fatalf("row without class accepted: %v", err)
+	for _, bad := range []schemas.FailureRow{
+		{URI: "x"},
+		{URI: "x", ErrorClass: "unsupported_codec", Stage: schemas.StageDecode}, // a class nothing emits
+		{URI: "x", ErrorClass: schemas.ClassCorrupt, Stage: "demux"},            // a stage no run has
+		{ErrorClass: schemas.ClassCorrupt, Stage: schemas.StageDecode},
+	} {
+		if _, err := schemas.NewFailureRecord(mem, []schemas.FailureRow{bad}); !errors.Is(err, schemas.ErrRow) {
+			t.Fatalf("row %+v accepted: %v", bad, err)
+		}
+	}
+}
+
+// TestEveryFailureClassAndStageIsDocumented: docs/DATASET.md names each class and stage a
+// failures table can hold, so a user reading a table can look any of them up.
+func TestEveryFailureClassAndStageIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/DATASET.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, c := range schemas.FailureClasses() {
+		if !c.Known() || seen[string(c)] {
+			t.Errorf("class %q listed twice or not known", c)
+		}
+		seen[string(c)] = true
+		if !strings.Contains(string(doc), "| `"+string(c)+"` |") {
+			t.Errorf("docs/DATASET.md has no row for failure class %q", c)
+		}
+	}
+	for _, s := range schemas.Stages() {
+		if !s.Known() || !strings.Contains(string(doc), "`"+string(s)+"`") {
+			t.Errorf("stage %q unknown or not in docs/DATASET.md", s)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/video"
 )
 
@@ -14,8 +15,8 @@ import (
 type inspectVideoLine struct {
 	Path string `json:"path"`
 	*video.Info
-	ErrorClass string `json:"error_class,omitempty"`
-	Error      string `json:"error,omitempty"`
+	ErrorClass schemas.FailureClass `json:"error_class,omitempty"`
+	Error      string               `json:"error,omitempty"`
 	// With --decode: what decoding every frame found.
 	Decode *decodeSummary `json:"decode,omitempty"`
 }

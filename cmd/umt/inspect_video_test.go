@@ -160,7 +160,7 @@ func TestInspectVideoDecodeCorpus(t *testing.T) {
 		if want == "ok" {
 			want = ""
 		}
-		if line.ErrorClass != want {
+		if string(line.ErrorClass) != want {
 			t.Errorf("%s: error_class %q (%s), want %q", e.Path, line.ErrorClass, line.Error, want)
 		}
 		if e.Expect == "ok" && (line.Decode == nil || line.Decode.DamagedFrames != 0 || e.NbFrames != nil && int64(line.Decode.FramesDecoded) != *e.NbFrames) {

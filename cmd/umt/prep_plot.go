@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sync"
@@ -81,18 +82,15 @@ func reportPlot(rep *prep.Report, samples []progressSample) ([]byte, error) {
 	}
 
 	fp := charts.New("", "failure class", "failed rows")
-	classes := make([]string, 0, len(rep.FailedByClass))
-	for c := range rep.FailedByClass {
-		classes = append(classes, c)
-	}
-	slices.Sort(classes)
+	classes := slices.Sorted(maps.Keys(rep.FailedByClass))
 	if len(classes) == 0 {
 		fp.Title.Text = "no failures"
 		fp.Y.Max = 1
 	} else {
 		vals := make(plotter.Values, len(classes))
+		names := make([]string, len(classes))
 		for i, c := range classes {
-			vals[i] = float64(rep.FailedByClass[c])
+			vals[i], names[i] = float64(rep.FailedByClass[c]), string(c)
 		}
 		bars, err := plotter.NewBarChart(vals, vg.Points(30))
 		if err != nil {
@@ -100,7 +98,7 @@ func reportPlot(rep *prep.Report, samples []progressSample) ([]byte, error) {
 		}
 		bars.Color, bars.LineStyle.Width = charts.Orange, 0
 		fp.Add(bars)
-		fp.NominalX(classes...)
+		fp.NominalX(names...)
 		fp.Y.Tick.Marker = plot.TickerFunc(integerTicks)
 	}
 	fp.Y.Min = 0

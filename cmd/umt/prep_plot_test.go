@@ -8,6 +8,7 @@ import (
 	"github.com/umt-dev/umt/internal/charts"
 	"github.com/umt-dev/umt/internal/charts/chartstest"
 	"github.com/umt-dev/umt/pipelines/prep"
+	"github.com/umt-dev/umt/schemas"
 )
 
 // TestPrepReportPlotReads: the report's picture has the rate curve across the whole run, one
@@ -15,7 +16,7 @@ import (
 // a run whose workers were remote still draws the failures and says why the rate is missing.
 func TestPrepReportPlotReads(t *testing.T) {
 	rep := &prep.Report{Dataset: "/data/k400-umt", Phase: prep.PhaseAll, Runner: "prism", Rows: 700, OK: 600, Failed: 100,
-		FailedByClass: map[string]int64{"truncated": 60, "corrupt": 30, "not_media": 10}, WallS: 120, ClipsPerS: 5.8}
+		FailedByClass: map[schemas.FailureClass]int64{"truncated": 60, "corrupt": 30, "not_media": 10}, WallS: 120, ClipsPerS: 5.8}
 	var samples []progressSample
 	for i := 0; i <= 480; i++ { // 120 s at 4 samples/s, 5 clips/s rising to 7
 		at := time.Duration(i) * 250 * time.Millisecond

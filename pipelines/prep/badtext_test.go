@@ -127,12 +127,12 @@ func TestBadTextFailPolicyFailsOnlyThatRow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the job failed: %v", err)
 	}
-	if rep.OK != 2 || rep.Failed != 2 || !rep.Accounted || rep.FailedByClass[ClassBadText] != 1 || rep.TextRows != 0 {
-		t.Fatalf("ok %d failed %d by class %v, %d rows replaced; want 2 ok, one %s and one missing, none replaced", rep.OK, rep.Failed, rep.FailedByClass, rep.TextRows, ClassBadText)
+	if rep.OK != 2 || rep.Failed != 2 || !rep.Accounted || rep.FailedByClass[schemas.ClassBadText] != 1 || rep.TextRows != 0 {
+		t.Fatalf("ok %d failed %d by class %v, %d rows replaced; want 2 ok, one %s and one missing, none replaced", rep.OK, rep.Failed, rep.FailedByClass, rep.TextRows, schemas.ClassBadText)
 	}
 	_, fails := readDataset(t, out)
 	for _, f := range fails {
-		if f.ErrorClass == ClassBadText && (f.URI != filepath.Join(c.dir, "latin.mp4") || f.ClipID == "" ||
+		if f.ErrorClass == schemas.ClassBadText && (f.URI != filepath.Join(c.dir, "latin.mp4") || f.ClipID == "" ||
 			!strings.Contains(f.Message, `line 3: caption "caf\xe9 au lait" has 1 byte that is not UTF-8; label "na\xefve"`)) {
 			t.Errorf("bad_text failure %+v does not name the row and quote its bytes", f)
 		}

@@ -116,7 +116,7 @@ func plainLoop(b *testing.B, user Config) int {
 		id := schemas.ClipID(r.URI, r.Start, r.End, cfg.SamplerString())
 		c, err := video.Sample(ctx, video.FileSource(r.URI), cfg.SampleConfig(id, r.Start, r.End))
 		if err != nil {
-			fails = append(fails, schemas.FailureRow{URI: r.URI, ClipID: id, ErrorClass: video.Class(err), Message: err.Error(), Stage: StageDecode, Attempt: 1})
+			fails = append(fails, schemas.FailureRow{URI: r.URI, ClipID: id, ErrorClass: video.Class(err), Message: err.Error(), Stage: schemas.StageDecode, Attempt: 1})
 			continue
 		}
 		batch = append(batch, Decoded{Work: Work{Row: r, ClipID: id}, Frames: c.Frames, FramePTS: c.PTS, FrameTimeS: c.TimeS})

@@ -147,7 +147,7 @@ func (c Config) Validate() error {
 	switch c.OnBadText {
 	case "", BadTextReplace, BadTextFail:
 	default:
-		bad("--on-bad-text %q: use replace (keep the row with U+FFFD for each byte that is not UTF-8) or fail (fail only that row, as %s)", c.OnBadText, ClassBadText)
+		bad("--on-bad-text %q: use replace (keep the row with U+FFFD for each byte that is not UTF-8) or fail (fail only that row, as %s)", c.OnBadText, schemas.ClassBadText)
 	}
 	if len([]rune(c.CSVSep)) > 1 {
 		bad("--csv_sep must be one character, got %q", c.CSVSep)

@@ -65,24 +65,21 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 	if done, err := alreadyStaged(ctx, f.store, f.Cfg, w, f.staged, item); done || err != nil {
 		return err
 	}
-	fail := func(class, stage, msg string) {
+	fail := func(class schemas.FailureClass, stage schemas.Stage, msg string) {
 		f.failed.Inc(ctx, 1)
-		beam.NewCounter(Namespace, "failed_"+class).Inc(ctx, 1)
+		beam.NewCounter(Namespace, "failed_"+string(class)).Inc(ctx, 1)
 		progress.done.Add(1)
 		progress.failed.Add(1)
-		item(g, Item{Index: w.Row.Index, ClipID: w.ClipID, Failed: true, Failure: schemas.FailureRow{
-			URI: w.Row.URI, ClipID: w.ClipID, SpanStartS: w.Row.Start, SpanEndS: w.Row.End,
-			ErrorClass: class, Message: safeMessage(w.Row.URI, msg), Stage: stage, Attempt: w.Attempt,
-		}})
+		item(g, w.failed(class, stage, msg))
 	}
 	if w.Row.Image && f.Cfg.Frames > 1 && f.Cfg.OnMissing != "pad" {
-		fail(ClassUnsupported, StageDecode, fmt.Sprintf("%s is an image entry, a 1-frame clip, but this dataset stores %d frames per clip; prepare image corpora with --frames 1 (UMT trains image-text data as 1-frame clips) or pass --on_missing=pad to repeat the image", w.Row.URI, f.Cfg.Frames))
+		fail(schemas.ClassUnsupported, schemas.StageDecode, fmt.Sprintf("%s is an image entry, a 1-frame clip, but this dataset stores %d frames per clip; prepare image corpora with --frames 1 (UMT trains image-text data as 1-frame clips) or pass --on-missing=pad to repeat the image", w.Row.URI, f.Cfg.Frames))
 		return nil
 	}
 	start := time.Now()
 	src, in, err := openVideo(ctx, w.Row.URI)
 	if err != nil {
-		fail(failureClass(err), StageDecode, err.Error())
+		fail(failureClass(err), schemas.StageDecode, err.Error())
 		return nil
 	}
 	sample := video.Sample
@@ -104,7 +101,7 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 		if rerr := in.readErr(); rerr != nil {
 			err = rerr // a failed remote read, not a damaged file
 		}
-		fail(failureClass(err), StageDecode, err.Error())
+		fail(failureClass(err), schemas.StageDecode, err.Error())
 		return nil
 	}
 	// video.Sample already failed a clip whose sampled frames are damaged (--on-corrupt=fail) or
@@ -130,7 +127,7 @@ func alreadyStaged(ctx context.Context, st storage.Store, c Plan, w Work, staged
 	if ok {
 		staged.Inc(ctx, 1)
 		progress.done.Add(1)
-		item(groupOf(w.Row.Index, c.GroupClips), Item{Index: w.Row.Index, ClipID: w.ClipID, Staged: true})
+		item(groupOf(w.Row.Index, c.GroupClips), w.staged())
 	}
 	return ok, nil
 }

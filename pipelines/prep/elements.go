@@ -15,12 +15,31 @@ import (
 // Item is one manifest row on its way to its group writer: a reference to a finished clip
 // (staged or already committed) or a failure. Items are small, so the shuffle stays cheap.
 type Item struct {
-	Index     int64  // manifest position: orders rows inside a group
-	ClipID    string // "" for rows that failed before they had an id
-	Staged    bool   // the clip's row is in _staging/<ClipID>.arrow
-	Committed bool   // the clip's row is in the dataset committed earlier
-	Failed    bool   // Failure holds the failure row
-	Failure   schemas.FailureRow
+	Index   int64  // manifest position: orders rows inside a group
+	ClipID  string // "" for rows that failed before they had an id
+	Kind    ItemKind
+	Failure schemas.FailureRow // for ItemFailed
+}
+
+// ItemKind says where an item's row is.
+type ItemKind uint8
+
+const (
+	ItemStaged    ItemKind = iota + 1 // the clip's row is in _staging/<ClipID>.arrow
+	ItemCommitted                     // the clip's row is in the dataset committed earlier
+	ItemFailed                        // Failure holds the failure row
+)
+
+// staged is the item of a work unit whose row is staged.
+func (w Work) staged() Item { return Item{Index: w.Row.Index, ClipID: w.ClipID, Kind: ItemStaged} }
+
+// failed is the failure item of a work unit: its row, clip id and attempt, the class and stage,
+// and a message made storable (valid UTF-8, foreign bytes quoted).
+func (w Work) failed(class schemas.FailureClass, stage schemas.Stage, msg string) Item {
+	return Item{Index: w.Row.Index, ClipID: w.ClipID, Kind: ItemFailed, Failure: schemas.FailureRow{
+		URI: w.Row.URI, ClipID: w.ClipID, SpanStartS: w.Row.Start, SpanEndS: w.Row.End,
+		ErrorClass: class, Message: safeMessage(w.Row.URI, msg), Stage: stage, Attempt: w.Attempt,
+	}}
 }
 
 // Work is a manifest row with its clip id, the unit of decoding.
@@ -64,8 +83,9 @@ func groupKey(group int64, prov string, items []Item) string {
 	h := sha256.New()
 	h.Write([]byte(prov))
 	for _, it := range items {
-		fmt.Fprintf(h, "\x00%d\x00%s\x00%t", it.Index, it.ClipID, it.Failed)
-		if it.Failed { // a retried failure that fails again is a new file, not a clash with the old one
+		failed := it.Kind == ItemFailed
+		fmt.Fprintf(h, "\x00%d\x00%s\x00%t", it.Index, it.ClipID, failed)
+		if failed { // a retried failure that fails again is a new file, not a clash with the old one
 			fmt.Fprintf(h, "\x00%d\x00%s", it.Failure.Attempt, it.Failure.ErrorClass)
 		}
 	}

@@ -11,24 +11,10 @@ import (
 	"github.com/umt-dev/umt/transforms/manifest"
 )
 
-// Failure classes and stages prep adds to those of transforms/video.
+// Counters of captions and labels that were not UTF-8 (--on-bad-text=replace).
 const (
-	ClassDuplicate = "duplicate" // a second manifest row for the same clip (same uri, span and sampler)
-	ClassTeacher   = "teacher"   // the teacher failed on decoded frames
-	ClassWrite     = "write"     // staging the row failed
-	// ClassUnsupported: an entry this dataset cannot hold, e.g. an image (a 1-frame clip) in a
-	// T-frame dataset without --on_missing=pad.
-	ClassUnsupported = "unsupported"
-	// ClassBadText: a caption or label that is not UTF-8, with --on-bad-text=fail.
-	ClassBadText  = "bad_text"
-	StageManifest = "read_manifest"
-
-	// Counters of captions and labels that were not UTF-8 (--on-bad-text=replace).
 	CounterTextRows  = "rows_with_replaced_text"
 	CounterTextBytes = "text_bytes_replaced"
-	StageDecode      = "decode"
-	StageTeacher     = "teacher"
-	StageWrite       = "write"
 )
 
 // Identify gives every usable row its clip id and sends each clip id's first row on to be
@@ -55,25 +41,19 @@ func (f *clipIDFn) Setup() {
 }
 
 func (f *clipIDFn) ProcessElement(ctx context.Context, r manifest.Row, emit func(string, manifest.Row), fail func(int64, Item)) {
+	g := groupOf(r.Index, f.Cfg.GroupClips)
 	if r.Err != "" {
-		uri := r.URI
-		if uri == "" { // name the manifest row, so the failure says where to look
-			uri = f.Cfg.Manifest + "#row=" + itoa(r.Index)
+		if r.URI == "" { // name the manifest row, so the failure says where to look
+			r.URI = f.Cfg.Manifest + "#row=" + itoa(r.Index)
 		}
-		fail(groupOf(r.Index, f.Cfg.GroupClips), Item{Index: r.Index, Failed: true, Failure: schemas.FailureRow{
-			URI: uri, SpanStartS: r.Start, SpanEndS: r.End, ErrorClass: manifest.ErrClass,
-			Message: r.Err, Stage: StageManifest, Attempt: 1,
-		}})
+		fail(g, Work{Row: r, Attempt: 1}.failed(schemas.ClassManifest, schemas.StageReadManifest, r.Err))
 		return
 	}
 	id := schemas.ClipID(r.URI, r.Start, r.End, f.Cfg.SamplerString())
 	if r.TextReplaced > 0 {
 		if f.Cfg.OnBadText == BadTextFail {
-			fail(groupOf(r.Index, f.Cfg.GroupClips), Item{Index: r.Index, ClipID: id, Failed: true, Failure: schemas.FailureRow{
-				URI: r.URI, ClipID: id, SpanStartS: r.Start, SpanEndS: r.End, ErrorClass: ClassBadText,
-				Message: r.BadText + "; pass --on-bad-text=replace (and --retry-failed over this dataset) to keep the row with U+FFFD in their place",
-				Stage:   StageManifest, Attempt: 1,
-			}})
+			fail(g, Work{Row: r, ClipID: id, Attempt: 1}.failed(schemas.ClassBadText, schemas.StageReadManifest,
+				r.BadText+"; pass --on-bad-text=replace (and --retry-failed over this dataset) to keep the row with U+FFFD in their place"))
 			return
 		}
 		f.badRows.Inc(ctx, 1)
@@ -84,19 +64,15 @@ func (f *clipIDFn) ProcessElement(ctx context.Context, r manifest.Row, emit func
 
 // dedupeFn keeps the first row of each clip id and checks it against the earlier dataset.
 type dedupeFn struct {
-	Cfg      Plan
-	prev     *previous
-	resumed  beam.Counter
-	dups     beam.Counter
-	retrying beam.Counter
+	Cfg    Plan
+	resume resumer
+	dups   beam.Counter
 }
 
 func (f *dedupeFn) Setup(ctx context.Context) error {
-	f.resumed = beam.NewCounter(Namespace, "clips_already_committed")
 	f.dups = beam.NewCounter(Namespace, "duplicates")
-	f.retrying = beam.NewCounter(Namespace, "failures_retried")
-	p, err := openPrevious(ctx, f.Cfg)
-	f.prev = p
+	var err error
+	f.resume, err = newResumer(ctx, f.Cfg)
 	return err
 }
 
@@ -110,28 +86,12 @@ func (f *dedupeFn) ProcessElement(ctx context.Context, id string, rows func(*man
 	first := all[0]
 	for _, d := range all[1:] {
 		f.dups.Inc(ctx, 1)
-		item(groupOf(d.Index, f.Cfg.GroupClips), Item{Index: d.Index, ClipID: id, Failed: true, Failure: schemas.FailureRow{
-			URI: d.URI, ClipID: id, SpanStartS: d.Start, SpanEndS: d.End, ErrorClass: ClassDuplicate,
-			Message: "the same clip (uri, span and sampler) as manifest row " + itoa(first.Index) + "; it is stored once",
-			Stage:   StageManifest, Attempt: 1,
-		}})
+		item(groupOf(d.Index, f.Cfg.GroupClips), Work{Row: d, ClipID: id, Attempt: 1}.failed(schemas.ClassDuplicate, schemas.StageReadManifest,
+			"the same clip (uri, span and sampler) as manifest row "+itoa(first.Index)+"; it is stored once"))
 	}
-	g := groupOf(first.Index, f.Cfg.GroupClips)
 	w := Work{Row: first, ClipID: id, Attempt: 1}
-	if f.prev != nil {
-		if f.prev.committed(id) {
-			f.resumed.Inc(ctx, 1)
-			item(g, Item{Index: first.Index, ClipID: id, Committed: true})
-			return
-		}
-		if old, ok := f.prev.failures[id]; ok {
-			if !f.Cfg.RetryFailed {
-				item(g, Item{Index: first.Index, ClipID: id, Failed: true, Failure: old})
-				return
-			}
-			f.retrying.Inc(ctx, 1)
-			w.Attempt = old.Attempt + 1
-		}
+	if f.resume.settled(ctx, &w, anyFailure, item) {
+		return
 	}
 	emit(w)
 }

@@ -88,7 +88,7 @@ func TestImageEntries(t *testing.T) {
 			}
 			classOf := map[string]string{}
 			for _, f := range fails {
-				classOf[f.URI] = f.ErrorClass
+				classOf[f.URI] = string(f.ErrorClass)
 			}
 			rows := map[string]schemas.ClipRow{}
 			ds.Scan(ctx, func(_ int, r schemas.ClipRow) error { rows[r.SourceURI] = r.Clone(); return nil })
@@ -99,7 +99,7 @@ func TestImageEntries(t *testing.T) {
 				uri := filepath.Join(dir, e.Path)
 				want := e.Expect
 				if c.frames > 1 && c.onMissing != "pad" {
-					want = ClassUnsupported
+					want = string(schemas.ClassUnsupported)
 				}
 				got := classOf[uri]
 				if _, ok := rows[uri]; ok {

@@ -24,9 +24,6 @@ const (
 	PhaseTeacher = "teacher"
 )
 
-// Stage of the failures the teacher phase records when a frames row cannot be read.
-const StageReadFrames = "read_frames"
-
 // adoptFrames opens the frames dataset cfg.Manifest names and takes its sampling settings: the
 // teacher phase must see exactly the frames (and clip ids) the first phase sampled.
 func adoptFrames(ctx context.Context, cfg *Plan) error {
@@ -83,7 +80,7 @@ func (f *stageFramesFn) ProcessElement(ctx context.Context, d Decoded, item func
 	}
 	f.ok.Inc(ctx, 1)
 	progress.done.Add(1)
-	item(groupOf(d.Work.Row.Index, f.Cfg.GroupClips), Item{Index: d.Work.Row.Index, ClipID: d.Work.ClipID, Staged: true})
+	item(groupOf(d.Work.Row.Index, f.Cfg.GroupClips), d.Work.staged())
 	return nil
 }
 
@@ -117,15 +114,22 @@ func ReadFrames(s beam.Scope, cfg Plan) (refs, items, count beam.PCollection) {
 type readFramesFn struct {
 	Cfg Plan
 
-	rows     beam.Counter
-	resumed  beam.Counter
-	retrying beam.Counter
+	rows   beam.Counter
+	resume resumer
 }
 
-func (f *readFramesFn) Setup() {
+func (f *readFramesFn) Setup(ctx context.Context) error {
 	f.rows = beam.NewCounter(Namespace, "manifest_rows")
-	f.resumed = beam.NewCounter(Namespace, "clips_already_committed")
-	f.retrying = beam.NewCounter(Namespace, "failures_retried")
+	var err error
+	f.resume, err = newResumer(ctx, f.Cfg)
+	return err
+}
+
+// teacherPhaseFailure: only the teacher phase's own failures count there; a failure carried
+// over from the frames dataset for a clip it now holds was retried there (--phase=frames
+// --retry-failed).
+func teacherPhaseFailure(f schemas.FailureRow) bool {
+	return f.Stage == schemas.StageTeacher || f.Stage == schemas.StageReadFrames
 }
 
 func (f *readFramesFn) ProcessElement(ctx context.Context, _ []byte, ref func(Work), item func(int64, Item), count func(int64)) error {
@@ -137,10 +141,6 @@ func (f *readFramesFn) ProcessElement(ctx context.Context, _ []byte, ref func(Wo
 	if err := sameProvenance(&f.Cfg.Input, ds.Provenance()); err != nil {
 		return fmt.Errorf("the frames dataset %s changed since the job started: %v; rerun the command", f.Cfg.Manifest, err)
 	}
-	prev, err := openPrevious(ctx, f.Cfg)
-	if err != nil {
-		return err
-	}
 	fails, err := ds.Failures(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the failures of the frames dataset %s: %w", f.Cfg.Manifest, err)
@@ -148,30 +148,15 @@ func (f *readFramesFn) ProcessElement(ctx context.Context, _ []byte, ref func(Wo
 	ids := ds.ClipIDs()
 	for i, id := range ids {
 		idx := int64(i)
-		g := groupOf(idx, f.Cfg.GroupClips)
 		w := Work{Row: manifest.Row{Index: idx}, ClipID: id, Attempt: 1}
-		if prev != nil {
-			if prev.committed(id) {
-				f.resumed.Inc(ctx, 1)
-				item(g, Item{Index: idx, ClipID: id, Committed: true})
-				continue
-			}
-			// Only this phase's own failures count: a failure carried over from the frames
-			// dataset for a clip it now holds was retried there (--phase=frames --retry-failed).
-			if old, ok := prev.failures[id]; ok && (old.Stage == StageTeacher || old.Stage == StageReadFrames) {
-				if !f.Cfg.RetryFailed {
-					item(g, Item{Index: idx, ClipID: id, Failed: true, Failure: old})
-					continue
-				}
-				f.retrying.Inc(ctx, 1)
-				w.Attempt = old.Attempt + 1
-			}
+		if f.resume.settled(ctx, &w, teacherPhaseFailure, item) {
+			continue
 		}
 		ref(w)
 	}
 	for j, fr := range fails { // the first phase's failures, after its clips, in its order
 		idx := int64(len(ids) + j)
-		item(groupOf(idx, f.Cfg.GroupClips), Item{Index: idx, ClipID: fr.ClipID, Failed: true, Failure: fr})
+		item(groupOf(idx, f.Cfg.GroupClips), Item{Index: idx, ClipID: fr.ClipID, Kind: ItemFailed, Failure: fr})
 	}
 	n := int64(len(ids) + len(fails))
 	f.rows.Inc(ctx, n)
@@ -244,10 +229,8 @@ func (f *loadFramesFn) ProcessElement(ctx context.Context, w Work, emit func(Dec
 		f.failed.Inc(ctx, 1)
 		progress.done.Add(1)
 		progress.failed.Add(1)
-		item(g, Item{Index: w.Row.Index, ClipID: w.ClipID, Failed: true, Failure: schemas.FailureRow{
-			URI: f.Cfg.Manifest + "#clip=" + w.ClipID, ClipID: w.ClipID, ErrorClass: "corrupt",
-			Message: msg, Stage: StageReadFrames, Attempt: w.Attempt,
-		}})
+		w.Row.URI = f.Cfg.Manifest + "#clip=" + w.ClipID
+		item(g, w.failed(schemas.ClassCorrupt, schemas.StageReadFrames, msg))
 		return nil
 	case err != nil:
 		return fmt.Errorf("reading clip %s from the frames dataset: %w", w.ClipID, err) // storage trouble: retry

@@ -222,8 +222,8 @@ func TestTeacherPhaseDamagedFrames(t *testing.T) {
 	}
 	_, _, fails := datasetContents(t, teach.Output)
 	for _, f := range fails {
-		if f.ErrorClass == "corrupt" && (f.Stage != StageReadFrames || !strings.Contains(f.Message, "--phase=frames")) {
-			t.Errorf("corrupt frames failure %+v: want stage %s and a message saying to rerun the frames phase", f, StageReadFrames)
+		if f.ErrorClass == "corrupt" && (f.Stage != schemas.StageReadFrames || !strings.Contains(f.Message, "--phase=frames")) {
+			t.Errorf("corrupt frames failure %+v: want stage %s and a message saying to rerun the frames phase", f, schemas.StageReadFrames)
 		}
 	}
 }

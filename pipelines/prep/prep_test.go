@@ -120,15 +120,15 @@ func checkOutcomes(t *testing.T, root, out string, entries []truth, rep *Report)
 		t.Fatal(err)
 	}
 	classOf := map[string]string{}
-	extra := map[string]int{}
+	extra := map[schemas.FailureClass]int{}
 	for _, f := range fails {
-		if f.ErrorClass == manifest.ErrClass || f.ErrorClass == ClassDuplicate {
+		if f.ErrorClass == schemas.ClassManifest || f.ErrorClass == schemas.ClassDuplicate {
 			extra[f.ErrorClass]++
 			continue
 		}
-		classOf[spanKey(f.URI, f.SpanStartS, f.SpanEndS)] = f.ErrorClass
+		classOf[spanKey(f.URI, f.SpanStartS, f.SpanEndS)] = string(f.ErrorClass)
 	}
-	if extra[manifest.ErrClass] != 1 || extra[ClassDuplicate] != 1 {
+	if extra[schemas.ClassManifest] != 1 || extra[schemas.ClassDuplicate] != 1 {
 		t.Errorf("manifest/duplicate failures = %v, want one of each", extra)
 	}
 	var ok int64

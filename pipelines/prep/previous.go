@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/shard"
 )
@@ -18,6 +20,51 @@ type previous struct {
 }
 
 func (p *previous) committed(id string) bool { return p != nil && p.ds.Has(id) }
+
+// resumer makes the resume decision, the same in every phase: a clip the earlier run committed
+// is not computed again; nor is one whose failure it recorded (and this phase owns), unless
+// --retry-failed, which computes it as the next attempt.
+type resumer struct {
+	prev              *previous
+	retry             bool
+	groupClips        int
+	resumed, retrying beam.Counter
+}
+
+func newResumer(ctx context.Context, cfg Plan) (resumer, error) {
+	p, err := openPrevious(ctx, cfg)
+	return resumer{prev: p, retry: cfg.RetryFailed, groupClips: cfg.GroupClips,
+		resumed:  beam.NewCounter(Namespace, "clips_already_committed"),
+		retrying: beam.NewCounter(Namespace, "failures_retried")}, err
+}
+
+// anyFailure: every recorded failure of a clip is the phase's own.
+func anyFailure(schemas.FailureRow) bool { return true }
+
+// settled reports whether the earlier run settles w, sending its item on if so; otherwise it
+// sets w's attempt (1, or one past the recorded failure's when retried).
+func (r resumer) settled(ctx context.Context, w *Work, owns func(schemas.FailureRow) bool, item func(int64, Item)) bool {
+	if r.prev == nil {
+		return false
+	}
+	g := groupOf(w.Row.Index, r.groupClips)
+	if r.prev.committed(w.ClipID) {
+		r.resumed.Inc(ctx, 1)
+		item(g, Item{Index: w.Row.Index, ClipID: w.ClipID, Kind: ItemCommitted})
+		return true
+	}
+	old, ok := r.prev.failures[w.ClipID]
+	if !ok || !owns(old) {
+		return false
+	}
+	if !r.retry {
+		item(g, Item{Index: w.Row.Index, ClipID: w.ClipID, Kind: ItemFailed, Failure: old})
+		return true
+	}
+	r.retrying.Inc(ctx, 1)
+	w.Attempt = old.Attempt + 1
+	return false
+}
 
 type prevEntry struct {
 	once sync.Once
@@ -64,7 +111,7 @@ func loadPrevious(ctx context.Context, cfg Plan) (*previous, error) {
 	}
 	p := &previous{ds: ds, failures: map[string]schemas.FailureRow{}}
 	for _, f := range fails {
-		if f.ClipID != "" && f.ErrorClass != ClassDuplicate {
+		if f.ClipID != "" && f.ErrorClass != schemas.ClassDuplicate {
 			p.failures[f.ClipID] = f
 		}
 	}

@@ -51,7 +51,7 @@ func rowsByName(t *testing.T, uri string) (rows map[string][2]any, classes map[s
 		rows[path.Base(r.SourceURI)] = [2]any{r.Frames, r.FrameTimeS}
 	}
 	for _, f := range fails {
-		classes[path.Base(f.URI)] = f.ErrorClass
+		classes[path.Base(f.URI)] = string(f.ErrorClass)
 	}
 	return rows, classes
 }

@@ -9,10 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,11 +171,11 @@ type Report struct {
 	JobID    string `json:"job_id,omitempty"`
 	Phase    string `json:"phase"` // all, frames or teacher (Manifest is then the frames dataset)
 
-	Rows          int64            `json:"manifest_rows"`
-	OK            int64            `json:"ok"`
-	Failed        int64            `json:"failed"`
-	Accounted     bool             `json:"ok_plus_failed_equals_rows"`
-	FailedByClass map[string]int64 `json:"failed_by_class"`
+	Rows          int64                          `json:"manifest_rows"`
+	OK            int64                          `json:"ok"`
+	Failed        int64                          `json:"failed"`
+	Accounted     bool                           `json:"ok_plus_failed_equals_rows"`
+	FailedByClass map[schemas.FailureClass]int64 `json:"failed_by_class"`
 	// Captions and labels that were not UTF-8 and were kept with U+FFFD for each such byte.
 	TextRows  int64 `json:"rows_with_replaced_text"`
 	TextBytes int64 `json:"text_bytes_replaced"`
@@ -223,7 +224,7 @@ func NewReport(ctx context.Context, cfg Plan, res *runners.Result, wall time.Dur
 	r := &Report{
 		Dataset: cfg.Output, Manifest: cfg.Manifest, Runner: res.Runner, JobID: res.JobID, Phase: cfg.Phase,
 		Rows: res.Counter(Namespace, "manifest_rows"), OK: idx.Rows, Failed: idx.FailureRows,
-		FailedByClass: map[string]int64{}, Shards: len(idx.Shards), Bytes: idx.Bytes,
+		FailedByClass: map[schemas.FailureClass]int64{}, Shards: len(idx.Shards), Bytes: idx.Bytes,
 		Committed:    res.Counter(Namespace, "clips_already_committed"),
 		Restaged:     res.Counter(Namespace, "clips_resumed_from_staging"),
 		Computed:     res.Counter(Namespace, "clips_staged"),
@@ -280,13 +281,8 @@ func (r *Report) Summary() string {
 		b.WriteString(" (ok + failed ≠ rows ✗)\n")
 	}
 	if len(r.FailedByClass) > 0 {
-		var cs []string
-		for c := range r.FailedByClass {
-			cs = append(cs, c)
-		}
-		sort.Strings(cs)
 		b.WriteString("  failures by class:")
-		for _, c := range cs {
+		for _, c := range slices.Sorted(maps.Keys(r.FailedByClass)) {
 			fmt.Fprintf(&b, " %s=%d", c, r.FailedByClass[c])
 		}
 		b.WriteString("\n")

@@ -7,15 +7,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/manifest"
 	"github.com/umt-dev/umt/transforms/storage"
 	"github.com/umt-dev/umt/transforms/video"
-)
-
-// Failure classes of remote inputs, beside video's (see failureClass).
-const (
-	ClassUnavailable = "unavailable" // refused, cut or timed-out connection, HTTP 408/429/5xx, after retries: rerun with --retry-failed
-	ClassDenied      = "denied"      // the server refused for good: HTTP 401, 403 or another 4xx
 )
 
 // openVideo opens a row's video: a local file (a path or file:// URI) by path, through
@@ -76,18 +71,18 @@ func (v *videoInput) Close() {
 // failureClass is the one place a row's failure gets its class: storage's classes say whose
 // fault a failed open or read was (a definite absence is missing; a server that may come back
 // is unavailable) and come before the decoder's view of the same failed read.
-func failureClass(err error) string {
+func failureClass(err error) schemas.FailureClass {
 	switch {
 	case errors.Is(err, storage.ErrUnavailable):
-		return ClassUnavailable
+		return schemas.ClassUnavailable
 	case errors.Is(err, storage.ErrDenied):
-		return ClassDenied
+		return schemas.ClassDenied
 	case errors.Is(err, storage.ErrNotExist):
-		return video.Class(video.ErrMissing)
+		return schemas.ClassMissing
 	case errors.Is(err, storage.ErrTooLarge):
-		return video.Class(video.ErrTooLarge)
+		return schemas.ClassTooLarge
 	case errors.Is(err, storage.ErrInvalidURI):
-		return ClassUnsupported
+		return schemas.ClassUnsupported
 	}
 	return video.Class(err)
 }

@@ -119,7 +119,7 @@ func (f *teacherFn) encode(ctx context.Context, part []Decoded, item func(int64,
 	feats, attn, err := f.teacher.t.Encode(frames, B, T, S, S)
 	if err != nil {
 		for _, d := range part {
-			f.fail(ctx, d, ClassTeacher, StageTeacher, err.Error(), item)
+			f.fail(ctx, d, err.Error(), item)
 		}
 		return nil
 	}
@@ -130,7 +130,7 @@ func (f *teacherFn) encode(ctx context.Context, part []Decoded, item func(int64,
 		f.teacherMS.Update(ctx, perClip)
 		row, err := rows.row(d, b, rows.features(feats, B), attn)
 		if err != nil {
-			f.fail(ctx, d, ClassTeacher, StageTeacher, err.Error(), item)
+			f.fail(ctx, d, err.Error(), item)
 			continue
 		}
 		if err := stageRow(ctx, f.store, f.Cfg, row); err != nil {
@@ -138,20 +138,17 @@ func (f *teacherFn) encode(ctx context.Context, part []Decoded, item func(int64,
 		}
 		f.ok.Inc(ctx, 1)
 		progress.done.Add(1)
-		item(groupOf(d.Work.Row.Index, f.Cfg.GroupClips), Item{Index: d.Work.Row.Index, ClipID: d.Work.ClipID, Staged: true})
+		item(groupOf(d.Work.Row.Index, f.Cfg.GroupClips), d.Work.staged())
 	}
 	return nil
 }
 
-func (f *teacherFn) fail(ctx context.Context, d Decoded, class, stage, msg string, item func(int64, Item)) {
+// fail records a clip the teacher could not take.
+func (f *teacherFn) fail(ctx context.Context, d Decoded, msg string, item func(int64, Item)) {
 	f.failed.Inc(ctx, 1)
 	progress.done.Add(1)
 	progress.failed.Add(1)
-	w := d.Work
-	item(groupOf(w.Row.Index, f.Cfg.GroupClips), Item{Index: w.Row.Index, ClipID: w.ClipID, Failed: true, Failure: schemas.FailureRow{
-		URI: w.Row.URI, ClipID: w.ClipID, SpanStartS: w.Row.Start, SpanEndS: w.Row.End,
-		ErrorClass: class, Message: safeMessage(w.Row.URI, msg), Stage: stage, Attempt: w.Attempt,
-	}})
+	item(groupOf(d.Work.Row.Index, f.Cfg.GroupClips), d.Work.failed(schemas.ClassTeacher, schemas.StageTeacher, msg))
 }
 
 // rowMaker turns the teacher's outputs into dataset rows of one configuration.

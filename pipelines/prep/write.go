@@ -69,14 +69,13 @@ func (f *writeGroupFn) ProcessElement(ctx context.Context, group int64, iter fun
 		return err
 	}
 	for _, it := range items {
-		if it.Failed {
+		var row schemas.ClipRow
+		switch it.Kind {
+		case ItemFailed:
 			fails = append(fails, it.Failure)
 			res.Failed++
 			continue
-		}
-		var row schemas.ClipRow
-		switch {
-		case it.Committed:
+		case ItemCommitted:
 			if prev == nil {
 				if prev, err = openPrevious(ctx, f.Cfg); err != nil {
 					w.Abort()
@@ -92,14 +91,14 @@ func (f *writeGroupFn) ProcessElement(ctx context.Context, group int64, iter fun
 				w.Abort()
 				return fmt.Errorf("reading committed clip %s: %w", it.ClipID, err)
 			}
-		case it.Staged:
+		case ItemStaged:
 			if row, err = readStaged(ctx, f.store, f.Cfg, it.ClipID); err != nil {
 				w.Abort()
 				return fmt.Errorf("reading staged clip %s: %w", it.ClipID, err)
 			}
 		default:
 			w.Abort()
-			return fmt.Errorf("internal: item %+v is neither a clip nor a failure", it)
+			return fmt.Errorf("internal: item %+v has no kind", it)
 		}
 		if err := w.Write(ctx, row); err != nil {
 			w.Abort()

@@ -24,16 +24,13 @@ type Row struct {
 	// Image marks an "image" entry of a UMT JSON list: it is decoded as a 1-frame clip.
 	Image bool `json:"image,omitempty"`
 	// Err says why the entry is malformed (and where); the row then goes to the failures table
-	// with class ErrClass instead of being decoded. Empty for a usable row.
+	// with class schemas.ClassManifest instead of being decoded. Empty for a usable row.
 	Err string `json:"err,omitempty"`
 	// TextReplaced counts the bytes of Caption and Label that were not UTF-8 and became U+FFFD;
 	// BadText then says where and quotes the original text (foreign bytes as \xNN).
 	TextReplaced int    `json:"text_replaced,omitempty"`
 	BadText      string `json:"bad_text,omitempty"`
 }
-
-// ErrClass is the failure class of malformed manifest rows.
-const ErrClass = "manifest"
 
 // entry is what a format parser extracts from one manifest entry before validation.
 type entry struct {

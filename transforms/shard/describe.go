@@ -11,18 +11,18 @@ import (
 
 // Summary describes a dataset for people and tools (umt inspect shards).
 type Summary struct {
-	URI            string              `json:"uri"`
-	Rows           int64               `json:"rows"`
-	Failures       int64               `json:"failures"`
-	Shards         int                 `json:"shards"`
-	Bytes          int64               `json:"bytes"`          // every indexed object
-	ShardBytes     int64               `json:"shard_bytes"`    // shards only, on disk (compressed)
-	BytesPerClip   float64             `json:"bytes_per_clip"` // ShardBytes / Rows
-	SchemaVersion  int                 `json:"schema_version"`
-	Provenance     *schemas.Provenance `json:"provenance"`
-	Columns        []ColumnSummary     `json:"columns"`
-	FailureClasses map[string]int      `json:"failure_classes"`
-	SampledRows    int                 `json:"sampled_rows"` // rows the per-column sizes were measured on
+	URI            string                       `json:"uri"`
+	Rows           int64                        `json:"rows"`
+	Failures       int64                        `json:"failures"`
+	Shards         int                          `json:"shards"`
+	Bytes          int64                        `json:"bytes"`          // every indexed object
+	ShardBytes     int64                        `json:"shard_bytes"`    // shards only, on disk (compressed)
+	BytesPerClip   float64                      `json:"bytes_per_clip"` // ShardBytes / Rows
+	SchemaVersion  int                          `json:"schema_version"`
+	Provenance     *schemas.Provenance          `json:"provenance"`
+	Columns        []ColumnSummary              `json:"columns"`
+	FailureClasses map[schemas.FailureClass]int `json:"failure_classes"`
+	SampledRows    int                          `json:"sampled_rows"` // rows the per-column sizes were measured on
 }
 
 // ColumnSummary is one column of the clip schema with its decoded size per clip.
@@ -40,7 +40,7 @@ type ColumnSummary struct {
 func Describe(ctx context.Context, ds *Dataset, sampleBatches int) (Summary, error) {
 	idx := ds.Index()
 	s := Summary{URI: ds.Store().URI(), Rows: idx.Rows, Failures: idx.FailureRows, Shards: len(idx.Shards),
-		Bytes: idx.Bytes, SchemaVersion: idx.SchemaVersion, Provenance: idx.Provenance, FailureClasses: map[string]int{}}
+		Bytes: idx.Bytes, SchemaVersion: idx.SchemaVersion, Provenance: idx.Provenance, FailureClasses: map[schemas.FailureClass]int{}}
 	for _, e := range idx.Shards {
 		s.ShardBytes += e.Bytes
 	}

@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/umt-dev/umt/schemas"
 )
 
 // Report is what Check found by decoding every frame of a video.
 type Report struct {
 	// Class is "" for a video every sample can trust, else the class Sample gives as soon as
 	// its targets meet the problem (truncated, corrupt, or the class of an open/probe error).
-	Class string `json:"class"`
+	Class schemas.FailureClass `json:"class"`
 	// Error is the classified error's message ("" when Class is "").
 	Error          string  `json:"error,omitempty"`
 	FramesDecoded  int     `json:"frames_decoded"`

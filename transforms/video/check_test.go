@@ -2,10 +2,13 @@ package video
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/umt-dev/umt/schemas"
 )
 
 // TestCorpusWholeFileClassIsTruth decodes every frame of every corpus file (Check) and asserts
@@ -24,7 +27,7 @@ func TestCorpusWholeFileClassIsTruth(t *testing.T) {
 			if want == "ok" {
 				want = ""
 			}
-			if r.Class != want {
+			if string(r.Class) != want {
 				t.Fatalf("class %q (%s), want %q", r.Class, r.Error, e.Expect)
 			}
 			if r.Class == "internal" {
@@ -138,5 +141,17 @@ func TestCorruptPolicy(t *testing.T) {
 	}
 	if clip.Damaged != 0 || clip.DamagedSkipped == 0 {
 		t.Fatalf("target after the damage: Damaged %d (want 0), DamagedSkipped %d (want > 0)", clip.Damaged, clip.DamagedSkipped)
+	}
+}
+
+// TestEveryClassIsAFailuresTableClass: what Class returns can be written to a failures table.
+func TestEveryClassIsAFailuresTableClass(t *testing.T) {
+	for _, c := range Classes() {
+		if !c.Known() {
+			t.Errorf("video class %q is not in schemas.FailureClasses", c)
+		}
+	}
+	if c := Class(fmt.Errorf("wrapped: %w", ErrBadSpan)); c != schemas.ClassBadSpan {
+		t.Errorf("a wrapped ErrBadSpan is %q", c)
 	}
 }

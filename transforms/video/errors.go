@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/umt-dev/umt/schemas"
 )
 
 // Error classes. Every error returned by Probe and Sample wraps exactly one of these sentinels,
@@ -24,47 +26,46 @@ var (
 )
 
 var classes = []struct {
-	err  error
-	name string
+	err   error
+	class schemas.FailureClass
 }{
-	{ErrEmpty, "empty"},
-	{ErrNotMedia, "not_media"},
-	{ErrNoVideoStream, "no_video_stream"},
-	{ErrTruncated, "truncated"},
-	{ErrCorrupt, "corrupt"},
-	{ErrUnsupported, "unsupported"},
-	{ErrTooLarge, "too_large"},
-	{ErrTimeout, "timeout"},
-	{ErrMissing, "missing"},
-	{ErrBadSpan, "bad_span"},
+	{ErrEmpty, schemas.ClassEmpty},
+	{ErrNotMedia, schemas.ClassNotMedia},
+	{ErrNoVideoStream, schemas.ClassNoVideoStream},
+	{ErrTruncated, schemas.ClassTruncated},
+	{ErrCorrupt, schemas.ClassCorrupt},
+	{ErrUnsupported, schemas.ClassUnsupported},
+	{ErrTooLarge, schemas.ClassTooLarge},
+	{ErrTimeout, schemas.ClassTimeout},
+	{ErrMissing, schemas.ClassMissing},
+	{ErrBadSpan, schemas.ClassBadSpan},
 }
 
-// Classes lists every class name Class can return for a non-nil error, "internal" last.
-func Classes() []string {
-	out := make([]string, 0, len(classes)+1)
+// Classes lists every class Class can return for a non-nil error, internal last.
+func Classes() []schemas.FailureClass {
+	out := make([]schemas.FailureClass, 0, len(classes)+1)
 	for _, c := range classes {
-		out = append(out, c.name)
+		out = append(out, c.class)
 	}
-	return append(out, "internal")
+	return append(out, schemas.ClassInternal)
 }
 
-// Class names the class of err: "" for nil, one of empty, not_media, no_video_stream,
-// truncated, corrupt, unsupported, too_large, timeout, missing, bad_span, or "internal" for an error
-// this package did not classify (a bug or an environment problem, never bad input).
-// Context cancellation and deadline errors count as timeout.
-func Class(err error) string {
+// Class names the class of err: "" for nil, the class of the sentinel err wraps, or internal
+// for an error this package did not classify (a bug or an environment problem, never bad
+// input). Context cancellation and deadline errors count as timeout.
+func Class(err error) schemas.FailureClass {
 	if err == nil {
 		return ""
 	}
 	for _, c := range classes {
 		if errors.Is(err, c.err) {
-			return c.name
+			return c.class
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return "timeout"
+		return schemas.ClassTimeout
 	}
-	return "internal"
+	return schemas.ClassInternal
 }
 
 // classed wraps a sentinel with the input's name and a message a user can act on, keeping

@@ -81,7 +81,7 @@ func TestSampleImageManifest(t *testing.T) {
 				src := imageSources(t, filepath.Join(imagesDir, e.Path))[kind]
 				clip, err := SampleImage(context.Background(), src, cfg)
 				if e.Expect != "ok" {
-					if Class(err) != e.Expect {
+					if string(Class(err)) != e.Expect {
 						t.Errorf("%s: err %v (class %q), want class %s", kind, err, Class(err), e.Expect)
 					}
 					continue
@@ -177,7 +177,7 @@ func TestSampleImageVideoFirstFrame(t *testing.T) {
 		"bad/audio_only.mp4":                "no_video_stream",
 		"bad/random_bytes.mp4":              "not_media",
 	} {
-		if _, err := SampleImage(context.Background(), FileSource(corpusFile(t, rel)), cfg); Class(err) != want {
+		if _, err := SampleImage(context.Background(), FileSource(corpusFile(t, rel)), cfg); string(Class(err)) != want {
 			t.Errorf("%s: err %v (class %q), want %q", rel, err, Class(err), want)
 		}
 	}
@@ -215,7 +215,7 @@ func TestSampleImageErrorsAndConfig(t *testing.T) {
 	cfg := DefaultSampleConfig()
 	class := func(src Source, c SampleConfig) string {
 		_, err := SampleImage(context.Background(), src, c)
-		return Class(err)
+		return string(Class(err))
 	}
 	if c := class(FileSource(filepath.Join(imagesDir, "no_such.jpg")), cfg); c != "missing" {
 		t.Errorf("missing file: class %q", c)
