@@ -26,6 +26,7 @@ type MLMPass struct {
 	logits, p   kernels.Buf // [n, V]: logits, softmax (then dlogits after Backward)
 	loss        float64
 	dHidden     kernels.Buf // [B·L, H] after Backward
+	done        bool
 }
 
 // Close frees the pass's buffers.
@@ -124,7 +125,7 @@ func (p *MLMPass) crossEntropy() error {
 }
 
 // Logits downloads the logits at the labelled positions [Count, Vocab] (row-major order of the
-// positions). Valid until Backward, which reuses nothing of them.
+// positions).
 func (p *MLMPass) Logits() ([]float32, error) {
 	out := make([]float32, p.n*p.m.Cfg.Vocab)
 	if p.n == 0 {
@@ -139,6 +140,10 @@ func (p *MLMPass) Logits() ([]float32, error) {
 func (p *MLMPass) Backward() error {
 	m, be := p.m, p.m.be
 	H, V, n, ix := m.Cfg.Hidden, m.Cfg.Vocab, p.n, m.ix
+	if p.done {
+		return fmt.Errorf("bert: MLM Backward ran twice on one pass (its softmax buffer became dlogits)")
+	}
+	p.done = true
 	be.Fill(p.dHidden, 0)
 	if n == 0 {
 		return be.Sync()
