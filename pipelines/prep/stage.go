@@ -1,7 +1,6 @@
 package prep
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,10 +11,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/shard"
 	"github.com/umt-dev/umt/transforms/storage"
 )
 
@@ -31,53 +28,33 @@ func stagingName(c Plan, clipID string) string { return stagingDir(c) + "/" + cl
 
 // stageRow publishes row as a one-row Arrow IPC file under its clip id, atomically.
 func stageRow(ctx context.Context, st storage.Store, c Plan, row schemas.ClipRow) error {
-	rec, err := schemas.NewClipRecord(memory.DefaultAllocator, c.Provenance, []schemas.ClipRow{row})
+	data, err := shard.EncodeRow(c.Provenance, row)
 	if err != nil {
 		return err
 	}
-	defer rec.Release()
-	var buf bytes.Buffer
-	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(rec.Schema()))
-	if err != nil {
-		return err
-	}
-	if err := w.Write(rec); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := storage.Put(ctx, st, stagingName(c, row.ClipID), buf.Bytes(), storage.CreateOptions{}); err != nil && !errors.Is(err, storage.ErrExists) {
+	if err := storage.Put(ctx, st, stagingName(c, row.ClipID), data, storage.CreateOptions{}); err != nil && !errors.Is(err, storage.ErrExists) {
 		return err
 	}
 	return nil
 }
 
-// readStaged reads a staged row back (a deep copy, independent of the file).
+// readStaged reads a staged row back (a deep copy, independent of the file) through shard's
+// checked reader.
 func readStaged(ctx context.Context, st storage.Store, c Plan, clipID string) (schemas.ClipRow, error) {
 	r, err := st.Open(ctx, stagingName(c, clipID))
 	if err != nil {
 		return schemas.ClipRow{}, err
 	}
 	defer r.Close()
-	fr, err := ipc.NewFileReader(io.NewSectionReader(r, 0, r.Size()))
-	if err != nil {
-		return schemas.ClipRow{}, fmt.Errorf("staged clip %s is unreadable (%v); delete it and rerun", clipID, err)
-	}
-	defer fr.Close()
-	rec, err := fr.RecordBatch(0)
-	if err != nil {
-		return schemas.ClipRow{}, fmt.Errorf("staged clip %s is unreadable (%v); delete it and rerun", clipID, err)
-	}
-	b, err := schemas.NewClipBatch(c.Provenance, rec)
-	if err != nil {
+	data := make([]byte, r.Size())
+	if _, err := r.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
 		return schemas.ClipRow{}, err
 	}
-	row, err := b.Row(0)
+	row, err := shard.DecodeRow(c.Provenance, data)
 	if err != nil {
-		return schemas.ClipRow{}, err
+		return schemas.ClipRow{}, fmt.Errorf("staged clip %s is unreadable (%w); delete %s and rerun", clipID, err, stagingName(c, clipID))
 	}
-	return row.Clone(), nil
+	return row, nil
 }
 
 // localTeacher returns a local path of the teacher weights: a local file as it is; a remote one
