@@ -32,41 +32,6 @@ func TestTextModeMatchesReference(t *testing.T) {
 	}
 }
 
-// vtmInputs builds the VTM fusion batch from the reference draws: text [t; t; t_neg] with masks
-// [m; m; m_neg] against vision [v; v_neg; v], where v_neg[i] = v[vision_neg_indices[i]] (the
-// negative video of text i) and t_neg[i] = t[txt_neg_indices[i]] (criterions.py:133-141).
-func vtmInputs(t testing.TB, b refBatch, cfg Config, text []float32) (x []float32, mask []int32, vis []float32, N int) {
-	t.Helper()
-	H, C, B, L := cfg.Hidden, cfg.EncoderWidth, b.B, b.L
-	ve := get(t, b.io, "student.vision_embeds")
-	if len(ve.Shape) != 3 || ve.Shape[0] != B || ve.Shape[2] != C {
-		t.Fatalf("student.vision_embeds has shape %v, want [%d, N, %d]", ve.Shape, B, C)
-	}
-	N = ve.Shape[1]
-	m := i32(shaped(t, b.io, "text.attention_mask", B, L).I64)
-	vneg := shaped(t, b.io, "draw.vtm.vision_neg_indices", B).I64
-	tneg := shaped(t, b.io, "draw.vtm.txt_neg_indices", B).I64
-	row := func(src []float32, i, n int) []float32 { return src[i*n : (i+1)*n] }
-	for _, part := range [3]func(i int) (int, int){
-		func(i int) (int, int) { return i, i },
-		func(i int) (int, int) { return i, int(vneg[i]) },
-		func(i int) (int, int) { return int(tneg[i]), i },
-	} {
-		for i := 0; i < B; i++ {
-			ti, vi := part(i)
-			if ti < 0 || ti >= B || vi < 0 || vi >= B {
-				t.Fatalf("VTM negative index out of [0, %d): text %d, video %d", B, ti, vi)
-			}
-			x = append(x, row(text, ti, L*H)...)
-			mask = append(mask, row32(m, ti, L)...)
-			vis = append(vis, row(ve.F32, vi, N*C)...)
-		}
-	}
-	return x, mask, vis, N
-}
-
-func row32(src []int32, i, n int) []int32 { return src[i*n : (i+1)*n] }
-
 // TestFusionModeMatchesReference: mode="fusion" (layers [fusion_layer, L) with cross-attention
 // to the visible student tokens, all-ones vision mask) gives bert.vtm_fusion.last_hidden_state
 // on the VTM batch and mlm.head_input on the masked text, each from the stored inputs.
@@ -76,17 +41,17 @@ func TestFusionModeMatchesReference(t *testing.T) {
 	for _, b := range r.batches {
 		t.Run(b.kind, func(t *testing.T) {
 			m, be := newModel(t, r.cfg, r.flat)
-			x, mask, vis, N := vtmInputs(t, b, r.cfg, shaped(t, b.io, "text.text_embeds", b.B, b.L, H).F32)
-			p, err := m.Fusion(upload(t, be, x), mask, 3*b.B, b.L, Vision{N: N, Tokens: upload(t, be, vis)})
+			in := refSideIn(t, r, b)
+			x, mask, vis := vtmBatch(in, H, r.cfg.EncoderWidth, shaped(t, b.io, "text.text_embeds", b.B, b.L, H).F32)
+			p, err := m.Fusion(upload(t, be, x), mask, 3*b.B, b.L, Vision{N: in.N, Tokens: upload(t, be, vis)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkRel(t, "bert.vtm_fusion.last_hidden_state", download(t, be, p.Out()), shaped(t, b.io, "bert.vtm_fusion.last_hidden_state", 3*b.B, b.L, H).F32, tolAct)
 			p.Close()
 
-			in := upload(t, be, shaped(t, b.io, "bert.mlm_text.last_hidden_state", b.B, b.L, H).F32)
-			ve := upload(t, be, get(t, b.io, "student.vision_embeds").F32)
-			p, err = m.Fusion(in, i32(get(t, b.io, "text.attention_mask").I64), b.B, b.L, Vision{N: N, Tokens: ve})
+			hidden := upload(t, be, shaped(t, b.io, "bert.mlm_text.last_hidden_state", b.B, b.L, H).F32)
+			p, err = m.Fusion(hidden, in.mask, b.B, b.L, Vision{N: in.N, Tokens: upload(t, be, in.vis)})
 			if err != nil {
 				t.Fatal(err)
 			}

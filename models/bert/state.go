@@ -175,6 +175,9 @@ type LoadOptions struct {
 	FusionLayer, EncoderWidth int
 	// Heads is used when no config.json gives num_attention_heads; 0 means Hidden/64.
 	Heads int
+	// Eps overrides layer_norm_eps, which a state dict does not record (0: config.json's, else
+	// BERT's 1e-12).
+	Eps float64
 	// Seed initialises the tensors a Hugging Face checkpoint lacks (the cross-attention).
 	Seed uint64
 	// Hub fetches hf:NAME specs; nil means the default hub and cache.
@@ -258,6 +261,9 @@ func Load(ctx context.Context, spec string, o LoadOptions) (*Loaded, error) {
 		if err := cfg.Validate(); err != nil {
 			return nil, fmt.Errorf("text encoder %s: %w", spec, err)
 		}
+	}
+	if o.Eps != 0 {
+		cfg.Eps = o.Eps
 	}
 	flat, initialised, err := ParamsFromState(cfg, f.Tensors, src, o.Seed)
 	if err != nil {

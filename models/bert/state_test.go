@@ -15,11 +15,11 @@ import (
 )
 
 // TestLoadUMTCheckpointInfersTheConfig: the reference stage-2 state dict loads through Load as
-// a file (text_encoder.* names), its architecture read from the shapes (heads given), and gives
+// a file (text_encoder.* names), its architecture read from the shapes (heads and eps given), and gives
 // the reference parameters.
 func TestLoadUMTCheckpointInfersTheConfig(t *testing.T) {
 	r := loadRef(t)
-	l, err := Load(context.Background(), filepath.Join(testenv.RefData(t), refWeights), LoadOptions{Heads: r.cfg.Heads})
+	l, err := Load(context.Background(), filepath.Join(testenv.RefData(t), refWeights), LoadOptions{Heads: r.cfg.Heads, Eps: r.cfg.Eps})
 	if err != nil {
 		t.Fatal(err)
 	}
