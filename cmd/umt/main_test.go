@@ -94,7 +94,7 @@ func TestNoPlaceholderCommands(t *testing.T) {
 	}{
 		{[]string{"export"}, "the commands are: inspect, prep, train"},
 		{[]string{"train", "stage2"}, "the subcommands of train are: stage1"},
-		{[]string{"inspect", "nothing"}, "frames, shards, teacher, video"},
+		{[]string{"inspect", "nothing"}, "frames, shards, teacher, text, video"},
 	} {
 		var code int
 		stderr := captureStderr(t, func() { code, _ = capture(t, c.args...) })
