@@ -1,7 +1,6 @@
 package clip
 
 import (
-	"math/rand/v2"
 	"testing"
 
 	"github.com/umt-dev/umt/kernels/cpu"
@@ -9,7 +8,8 @@ import (
 
 // BenchmarkTeacherViTB16 measures ViT-B/16 teacher throughput at 224² with random weights on the
 // CPU backend (all of GOMAXPROCS), reporting images/s. Compare with bench/teacher_cpu.py at the
-// same thread count; see docs/bench/teacher.md.
+// same thread count; see docs/bench/teacher.md. The workload is Bench, the one `umt bench
+// teacher` runs.
 //
 //	go test -run XXX -bench TeacherViTB16 -benchtime 3x ./models/clip
 func BenchmarkTeacherViTB16(b *testing.B) {
@@ -18,35 +18,22 @@ func BenchmarkTeacherViTB16(b *testing.B) {
 		pureGo bool
 	}{{"openblas", false}, {"purego", true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			cfg := ViTB16.WithDefaults()
-			w, err := RandomWeights(cfg, 1)
+			sh := BenchShape{B: 1, T: 8, Size: 224}
+			wl, err := NewBench(cpu.New(cpu.Options{PureGo: bc.pureGo}), ViTB16, nil, sh)
 			if err != nil {
 				b.Fatal(err)
 			}
-			be := cpu.New(cpu.Options{PureGo: bc.pureGo})
-			tch, err := New(be, cfg, w, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer tch.Close()
-			const B, T = 1, 8
-			frames := make([]byte, B*T*224*224*3)
-			r := rand.New(rand.NewPCG(1, 1))
-			for i := range frames {
-				frames[i] = byte(r.UintN(256))
-			}
-			nf, na := tch.Sizes(B, T)
-			feats, attn := make([]float32, nf), make([]float32, na)
-			if err := tch.EncodeTo(feats, attn, frames, B, T, 224, 224); err != nil { // warm-up
+			defer wl.Close()
+			if err := wl.Run(); err != nil { // warm-up
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := tch.EncodeTo(feats, attn, frames, B, T, 224, 224); err != nil {
+				if err := wl.Run(); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(b.N*B*T)/b.Elapsed().Seconds(), "images/s")
+			b.ReportMetric(float64(b.N*sh.B*sh.T)/b.Elapsed().Seconds(), "images/s")
 		})
 	}
 }

@@ -51,7 +51,26 @@ var (
 var (
 	ViTB16 = Config{Width: 768, Layers: 12, Heads: 12, Patch: 16, OutputDim: 512, PosGrid: 14, Resolution: 224, ReturnLayers: 6, ReturnInterval: 1}
 	ViTL14 = Config{Width: 1024, Layers: 24, Heads: 16, Patch: 14, OutputDim: 768, PosGrid: 16, Resolution: 196, ReturnLayers: 6, ReturnInterval: 1}
+	// Tiny is the reference set's tiny teacher (testdata/refdata/umt, teacher_tiny_*), the
+	// teacher of the demo and of CPU smoke runs.
+	Tiny = Config{Width: 64, Layers: 3, Heads: 4, Patch: 16, OutputDim: 32, PosGrid: 4, Resolution: 64, ReturnLayers: 2, ReturnInterval: 1}
 )
+
+// PresetNames lists the names Preset knows, in the order help texts give them.
+var PresetNames = []string{"tiny", "b16", "l14"}
+
+// Preset returns the architecture a short name gives: tiny, b16 (ViT-B/16) or l14 (ViT-L/14).
+func Preset(name string) (Config, error) {
+	switch strings.ToLower(name) {
+	case "tiny":
+		return Tiny, nil
+	case "b16", "vit-b/16", "vit-b16":
+		return ViTB16, nil
+	case "l14", "vit-l/14", "vit-l14":
+		return ViTL14, nil
+	}
+	return Config{}, fmt.Errorf("unknown teacher preset %q; use %s", name, strings.Join(PresetNames, ", "))
+}
 
 // WithDefaults returns c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
