@@ -221,6 +221,7 @@ Examples:
   umt train stage1 --data /tmp/ds --config tiny --output /tmp/run --max-steps 20
   umt inspect shards /tmp/ds --json
   umt inspect video testdata/videos/synthetic/*.mp4      # probe videos as JSON lines
+  umt bench teacher --config b16 --device auto           # this machine's teacher clips/s
   umt version
 `)
 }

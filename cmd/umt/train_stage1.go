@@ -154,16 +154,26 @@ func devicePeak(d *kernels.Device) float64 {
 	return gpuPeak(d.Backend.Name())
 }
 
-// cpuPeak estimates the float32 peak of threads cores from /proc/cpuinfo: the clock times 32
-// FLOP/cycle with AVX2+FMA (two 8-wide FMA units), 64 with AVX-512, 8 otherwise. 0 if unknown.
+// cpuPeak estimates the float32 peak of threads cores from /proc/cpuinfo: the clock times the
+// FLOP per cycle of the vector units (readCPUInfo). 0 if unknown.
 func cpuPeak(threads int) float64 {
+	_, mhz, perCycle := readCPUInfo()
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	return float64(threads) * mhz * 1e6 * perCycle
+}
+
+// readCPUInfo reads the first CPU's model name and clock from /proc/cpuinfo, and its float32
+// FLOP per cycle: 32 with AVX2+FMA (two 8-wide FMA units), 64 with AVX-512, 8 otherwise.
+// Empty and 0 where the file is absent (not Linux).
+func readCPUInfo() (model string, mhz, perCycle float64) {
+	perCycle = 8
 	f, err := os.Open("/proc/cpuinfo")
 	if err != nil {
-		return 0
+		return "", 0, perCycle
 	}
 	defer f.Close()
-	var mhz float64
-	perCycle := 8.0
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
 	for sc.Scan() {
@@ -172,6 +182,10 @@ func cpuPeak(threads int) float64 {
 			continue
 		}
 		switch strings.TrimSpace(k) {
+		case "model name":
+			if model == "" {
+				model = strings.TrimSpace(v)
+			}
 		case "cpu MHz":
 			if mhz == 0 {
 				mhz, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -185,10 +199,7 @@ func cpuPeak(threads int) float64 {
 			}
 		}
 	}
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
-	return float64(threads) * mhz * 1e6 * perCycle
+	return model, mhz, perCycle
 }
 
 // gpuPeak is the dense float32 (non-tensor-core) peak of known GPUs; 0 if unknown.
