@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/umt-dev/umt/models/clip"
 	"github.com/umt-dev/umt/training/stage1"
@@ -25,10 +26,11 @@ func init() {
 		Aliases: map[string]string{"batch-clips": "batch"},
 		Long: `Times the CLIP teacher's forward pass as prep runs it: --batch clips of --frames random
 RGB frames of --size² pixels per call, features of the returned blocks and the CLS attention
-out, on the device --device opens. The architecture is a preset (--config tiny, b16 or l14,
-random weights: the cost is the same as real ones) or the weights --teacher names (as prep's
---teacher: hf:NAME, a Hugging Face directory or a safetensors file). clips/s here bounds prep's
-clips/s per teacher worker. BenchmarkTeacherViTB16 (models/clip) times the same code.
+out, on the device --device opens. The teacher is that of a training preset (--config tiny,
+b16 or l16, as train's --config: the tiny teacher, ViT-B/16, ViT-L/14) with random weights,
+which cost the same as real ones, or the weights --teacher names (as prep's --teacher: hf:NAME,
+a Hugging Face directory or a safetensors file). clips/s here bounds prep's clips/s per
+teacher worker. BenchmarkTeacherViTB16 (models/clip) times the same code.
 
 Examples:
   umt bench teacher
@@ -37,7 +39,7 @@ Examples:
   umt bench teacher --teacher hf:openai/clip-vit-base-patch16 --threads 8`,
 		Flags: func(fs *flag.FlagSet) {
 			tf.declare(fs)
-			fs.StringVar(&config, "config", "", "teacher preset with random weights: tiny, b16 or l14 (default b16; not with --teacher)")
+			fs.StringVar(&config, "config", "", "training preset whose teacher to time, with random weights: tiny, b16 (ViT-B/16) or l16 (ViT-L/14) (default b16; not with --teacher)")
 			fs.StringVar(&teacher, "teacher", "", "teacher weights instead of a preset: hf:NAME, a Hugging Face model directory or a safetensors file")
 			fs.StringVar(&teacherConfig, "teacher-config", "", "config for a --teacher weights file: HF config.json or clip.Config JSON")
 			fs.IntVar(&teacherRes, "teacher-resolution", 0, "input size the teacher runs at (default: the preset's, or 14*patch)")
@@ -101,6 +103,10 @@ Examples:
 	})
 }
 
+// teacherOf maps the training presets to the teacher UMT pairs with them (UMT-L/16 learns
+// from CLIP ViT-L/14).
+var teacherOf = map[string]string{"tiny": "tiny", "b16": "b16", "l16": "l14", "l14": "l14"}
+
 // benchTeacher times clip.Bench on the device bf opens.
 func benchTeacher(bf *benchFlags, preset, spec, configFile string, res int, sh clip.BenchShape) error {
 	var (
@@ -119,9 +125,14 @@ func benchTeacher(bf *benchFlags, preset, spec, configFile string, res int, sh c
 		if preset == "" {
 			preset = "b16"
 		}
-		if cfg, err = clip.Preset(preset); err != nil {
-			return usagef("--config: %v (or time real weights with --teacher)", err)
+		tp, ok := teacherOf[strings.ToLower(preset)]
+		if !ok {
+			return usagef("--config %q: bench teacher times the teacher of a training preset: use tiny, b16 or l16 (or time real weights with --teacher)", preset)
 		}
+		if cfg, err = clip.Preset(tp); err != nil {
+			return err
+		}
+		preset += " → teacher " + tp
 		if res > 0 {
 			cfg.Resolution = res
 		}

@@ -103,7 +103,7 @@ func TestBenchBadFlagValuesNameTheFix(t *testing.T) {
 		want string
 	}{
 		{[]string{"bench", "teacher", "--threads", "-1"}, "--threads 0 for all cores"},
-		{[]string{"bench", "teacher", "--config", "b32"}, "use tiny, b16, l14"},
+		{[]string{"bench", "teacher", "--config", "b32"}, "use tiny, b16 or l16"},
 		{[]string{"bench", "teacher", "--config", "tiny", "--teacher", "w.safetensors"}, "drop --config"},
 		{[]string{"bench", "teacher", "--precision", "fp8"}, "use fp32, tf32 or bf16"},
 		{[]string{"bench", "teacher", "--frames", "0"}, "--frames 1 or more"},
