@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
-// Column names of the clip schema, version 1, in schema order.
+// Column names of the clip schema in schema order: version 1's, then the layout's teacher
+// columns, then those version 2 added (the caption token columns only with a tokenizer).
 const (
 	ColClipID          = "clip_id"
 	ColSourceURI       = "source_uri"
@@ -25,6 +27,11 @@ const (
 	ColTeacherFeatures = "teacher_features"
 	ColTeacherCLSAttn  = "teacher_cls_attn"
 	ColMasks           = "masks"
+	ColPaddedFrames    = "padded_frames"
+	ColDamagedFrames   = "damaged_frames"
+	ColExtraCaptions   = "extra_captions"
+	ColCaptionIDs      = "caption_ids"
+	ColCaptionMask     = "caption_mask"
 )
 
 // ClipRow is one row of a clip shard. Shapes are fixed by the dataset's Provenance
@@ -49,6 +56,22 @@ type ClipRow struct {
 	TeacherFeatures []uint16 // [K, N_tok, D] float16 bits, L2-normalised teacher targets
 	TeacherCLSAttn  []uint16 // [T, HW] float16 bits, last block's head-mean CLS→patch attention
 	Masks           []int32  // [M, T, V] visible token indices t·HW + p, ascending within each frame; nil when M = 0
+
+	// Version 2. Zero and nil in rows read from a version-1 dataset.
+	PaddedFrames  int32    // sampled frames that repeat a neighbour (--on-missing=pad)
+	DamagedFrames int32    // sampled frames FFmpeg reported damaged, kept with --on-corrupt=keep
+	ExtraCaptions []string // the clip's captions after Caption, in manifest order (a caption list)
+	CaptionIDs    []int32  // [C, L] token ids of the C = len(Captions()) captions; nil without a tokenizer
+	CaptionMask   []uint8  // [C, L] 1 on [CLS] and wordpieces, 0 on padding
+}
+
+// Captions returns every caption of the clip: Caption, then ExtraCaptions (none when Caption is
+// empty).
+func (r ClipRow) Captions() []string {
+	if r.Caption == "" {
+		return nil
+	}
+	return append([]string{r.Caption}, r.ExtraCaptions...)
 }
 
 // Clone returns a deep copy of r that shares no memory with it.
@@ -64,6 +87,9 @@ func (r ClipRow) Clone() ClipRow {
 	if r.Masks != nil {
 		c.Masks = append([]int32(nil), r.Masks...)
 	}
+	c.ExtraCaptions = slices.Clone(r.ExtraCaptions)
+	c.CaptionIDs = slices.Clone(r.CaptionIDs)
+	c.CaptionMask = slices.Clone(r.CaptionMask)
 	return c
 }
 
@@ -93,11 +119,12 @@ func shape(dims ...any) string {
 	return s + "]"
 }
 
-// ClipSchema returns the Arrow schema, version 1, of a clip shard with the shapes of p, with p
-// (SchemaVersion set) as JSON in the schema metadata. Call p.Validate first. A frames-only
-// provenance (layout "frames") gives the first nine columns only, under umt.schema "frames".
+// ClipSchema returns the Arrow schema of a clip shard with the shapes of p, with p (SchemaVersion
+// set) as JSON in the schema metadata: version p.SchemaVersion when that is an older version
+// this package reads, else ClipSchemaVersion. Call p.Validate first. A frames-only provenance
+// (layout "frames") has no teacher columns, under umt.schema "frames".
 func ClipSchema(p Provenance) *arrow.Schema {
-	p.SchemaVersion = ClipSchemaVersion
+	p.SchemaVersion = p.version()
 	js, err := json.Marshal(p)
 	if err != nil { // only a map of strings and scalars: cannot fail
 		js = []byte("{}")
@@ -117,9 +144,12 @@ func ClipSchema(p Provenance) *arrow.Schema {
 	if p.HasTeacher() {
 		fields = append(fields, teacherFields(p)...)
 	}
+	if p.SchemaVersion >= 2 {
+		fields = append(fields, v2Fields(p)...)
+	}
 	md := arrow.NewMetadata(
 		[]string{MetaSchema, MetaSchemaVersion, MetaProvenance},
-		[]string{p.Kind(), strconv.Itoa(ClipSchemaVersion), string(js)},
+		[]string{p.Kind(), strconv.Itoa(p.SchemaVersion), string(js)},
 	)
 	return arrow.NewSchema(fields, &md)
 }
@@ -136,7 +166,31 @@ func teacherFields(p Provenance) []arrow.Field {
 	}
 }
 
-// CheckClipSchema checks that s is a version-1 clip schema whose columns are exactly those
+// version is the schema version rows of p have: p.SchemaVersion when it is one this package
+// reads (a dataset being read), else ClipSchemaVersion (a dataset being written).
+func (p Provenance) version() int {
+	if knownVersion(p.SchemaVersion) {
+		return p.SchemaVersion
+	}
+	return ClipSchemaVersion
+}
+
+// v2Fields are the columns version 2 added.
+func v2Fields(p Provenance) []arrow.Field {
+	f := []arrow.Field{
+		field(ColPaddedFrames, arrow.PrimitiveTypes.Int32, false),
+		field(ColDamagedFrames, arrow.PrimitiveTypes.Int32, false),
+		field(ColExtraCaptions, arrow.ListOfNonNullable(arrow.BinaryTypes.String), false),
+	}
+	if t := p.Text; t != nil {
+		f = append(f,
+			field(ColCaptionIDs, arrow.ListOfNonNullable(arrow.PrimitiveTypes.Int32), false, MetaShape, shape("C", t.MaxLen), "umt.range", shape(0, t.VocabSize)),
+			field(ColCaptionMask, arrow.ListOfNonNullable(arrow.PrimitiveTypes.Uint8), false, MetaShape, shape("C", t.MaxLen)))
+	}
+	return f
+}
+
+// CheckClipSchema checks that s is a clip schema whose columns are exactly those
 // ClipSchema builds from its own provenance, and returns that provenance.
 func CheckClipSchema(s *arrow.Schema) (Provenance, error) {
 	p, err := ProvenanceFromSchema(s)
@@ -199,6 +253,9 @@ func (r *ClipRow) Validate(p Provenance) error {
 			return bad("teacher_tokens[%d] = %d: want strictly ascending indices in [0, %d)", i, t, N)
 		}
 	}
+	if err := r.validateV2(p); err != nil {
+		return bad("%v", err)
+	}
 	l, _ := ParseLayout(p.Layout)
 	if !l.Visible && len(r.TeacherTokens) != N {
 		return bad("layout full stores all %d tokens, got %d", N, len(r.TeacherTokens))
@@ -234,6 +291,53 @@ func (r *ClipRow) validateMasks(p Provenance, visible bool) error {
 			if !used {
 				return fmt.Errorf("layout visible stores token %d that no mask makes visible", t)
 			}
+		}
+	}
+	return nil
+}
+
+// validateV2 checks the columns version 2 added: frame counts within T, extra captions only
+// after a caption, and token rows of length L per caption with ids in the vocabulary and a
+// mask of ones then zeros.
+func (r *ClipRow) validateV2(p Provenance) error {
+	if p.version() == 1 {
+		if r.PaddedFrames != 0 || r.DamagedFrames != 0 || r.ExtraCaptions != nil || r.CaptionIDs != nil || r.CaptionMask != nil {
+			return fmt.Errorf("a version-1 dataset stores no frame counts, extra captions or caption tokens")
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		name string
+		v    int32
+	}{{ColPaddedFrames, r.PaddedFrames}, {ColDamagedFrames, r.DamagedFrames}} {
+		if c.v < 0 || int(c.v) > p.Frames {
+			return fmt.Errorf("%s = %d: want 0..%d", c.name, c.v, p.Frames)
+		}
+	}
+	if r.Caption == "" && len(r.ExtraCaptions) > 0 {
+		return fmt.Errorf("%d extra captions but no caption", len(r.ExtraCaptions))
+	}
+	if slices.Contains(r.ExtraCaptions, "") {
+		return fmt.Errorf("an extra caption is empty")
+	}
+	t := p.Text
+	if t == nil {
+		if r.CaptionIDs != nil || r.CaptionMask != nil {
+			return fmt.Errorf("caption tokens in a dataset without a tokenizer")
+		}
+		return nil
+	}
+	n := len(r.Captions()) * t.MaxLen
+	if len(r.CaptionIDs) != n || len(r.CaptionMask) != n {
+		return fmt.Errorf("%s/%s have %d/%d values, want %d captions × %d", ColCaptionIDs, ColCaptionMask, len(r.CaptionIDs), len(r.CaptionMask), len(r.Captions()), t.MaxLen)
+	}
+	for i, id := range r.CaptionIDs {
+		if id < 0 || int(id) >= t.VocabSize {
+			return fmt.Errorf("%s[%d] = %d: want an id in [0, %d)", ColCaptionIDs, i, id, t.VocabSize)
+		}
+		m := r.CaptionMask[i]
+		if m > 1 || (i%t.MaxLen == 0 && m != 1) || (i%t.MaxLen > 0 && m > r.CaptionMask[i-1]) {
+			return fmt.Errorf("%s of caption %d is not ones ([CLS] and wordpieces) then zeros", ColCaptionMask, i/t.MaxLen)
 		}
 	}
 	return nil

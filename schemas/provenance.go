@@ -10,8 +10,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
-// ClipSchemaVersion is the version of the clip shard schema this package writes and reads.
-const ClipSchemaVersion = 1
+// ClipSchemaVersion is the version of the clip shard schema this package writes. It reads every
+// version from 1: version 2 added the per-row padded and damaged frame counts, a clip's further
+// captions and, when the provenance has a tokenizer, the caption token columns.
+const ClipSchemaVersion = 2
+
+// knownVersion reports whether v is a clip schema version this package reads.
+func knownVersion(v int) bool { return v >= 1 && v <= ClipSchemaVersion }
 
 // Schema metadata keys of every umt Arrow file.
 const (
@@ -62,8 +67,22 @@ type Provenance struct {
 	HW     int `json:"teacher_hw"`  // tokens per frame, (S/patch)²
 	D      int `json:"teacher_dim"` // teacher output dims after the projection (512 for B/16)
 
+	// Text says how captions were tokenized; nil when the dataset stores no caption tokens.
+	Text *TextProvenance `json:"text,omitempty"`
+
 	// Extra holds free-form provenance (corpus name, manifest sha256, run id). Not validated.
 	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// TextProvenance fixes the caption token columns: which vocabulary, how long, whether UMT's
+// pre_text cleaned the captions first. A trainer refuses a dataset tokenized differently from
+// its text encoder.
+type TextProvenance struct {
+	Tokenizer   string `json:"tokenizer"`    // the vocabulary as named, e.g. "hf:bert-base-uncased"
+	VocabSHA256 string `json:"vocab_sha256"` // sha256 of vocab.txt, hex
+	VocabSize   int    `json:"vocab_size"`   // ids are in [0, vocab_size)
+	MaxLen      int    `json:"max_len"`      // L: ids per caption, [CLS] + at most L−1 wordpieces, [PAD] after
+	PreText     bool   `json:"pre_text"`     // captions went through UMT's pre_text before tokenizing
 }
 
 // Layout is a parsed Provenance.Layout.
@@ -116,8 +135,16 @@ func (p Provenance) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: provenance: %s", ErrSchema, fmt.Sprintf(format, a...))
 	}
-	if p.SchemaVersion != 0 && p.SchemaVersion != ClipSchemaVersion {
-		return bad("schema version %d; this umt reads and writes version %d (upgrade umt or rewrite the dataset)", p.SchemaVersion, ClipSchemaVersion)
+	if p.SchemaVersion != 0 && !knownVersion(p.SchemaVersion) {
+		return bad("schema version %d; this umt reads versions 1 to %d (upgrade umt)", p.SchemaVersion, ClipSchemaVersion)
+	}
+	if t := p.Text; t != nil {
+		if p.SchemaVersion == 1 {
+			return bad("a version-1 dataset stores no caption tokens, but the provenance names a tokenizer")
+		}
+		if t.Tokenizer == "" || len(t.VocabSHA256) != 64 || t.VocabSize < 5 || t.VocabSize > 1<<24 || t.MaxLen < 2 || t.MaxLen > 4096 {
+			return bad("text %+v: want a tokenizer name, a 64-digit vocab sha256, 5 ≤ vocab_size ≤ 2^24 and 2 ≤ max_len ≤ 4096", *t)
+		}
 	}
 	l, err := ParseLayout(p.Layout)
 	if err != nil {
@@ -210,8 +237,9 @@ func ProvenanceFromSchema(s *arrow.Schema) (Provenance, error) {
 		return p, fmt.Errorf("%w: %s = %q, want \"clip\" or \"frames\" (not a umt clip shard)", ErrSchema, MetaSchema, kind)
 	}
 	v, _ := metaValue(md, MetaSchemaVersion)
-	if v != strconv.Itoa(ClipSchemaVersion) {
-		return p, fmt.Errorf("%w: clip schema version %q; this umt reads version %d (use a matching umt release)", ErrSchema, v, ClipSchemaVersion)
+	version, err := strconv.Atoi(v)
+	if err != nil || !knownVersion(version) {
+		return p, fmt.Errorf("%w: clip schema version %q; this umt reads versions 1 to %d (upgrade umt)", ErrSchema, v, ClipSchemaVersion)
 	}
 	js, ok := metaValue(md, MetaProvenance)
 	if !ok {
@@ -220,8 +248,8 @@ func ProvenanceFromSchema(s *arrow.Schema) (Provenance, error) {
 	if err := json.Unmarshal([]byte(js), &p); err != nil {
 		return p, fmt.Errorf("%w: %s: %v", ErrSchema, MetaProvenance, err)
 	}
-	if p.SchemaVersion != ClipSchemaVersion {
-		return p, fmt.Errorf("%w: provenance says schema version %d, want %d", ErrSchema, p.SchemaVersion, ClipSchemaVersion)
+	if p.SchemaVersion != version {
+		return p, fmt.Errorf("%w: provenance says schema version %d, the schema %d", ErrSchema, p.SchemaVersion, version)
 	}
 	if err := p.Validate(); err != nil {
 		return p, err

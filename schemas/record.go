@@ -53,7 +53,44 @@ func NewClipRecord(mem memory.Allocator, p Provenance, rows []ClipRow) (arrow.Re
 	if p.HasTeacher() {
 		appendTeacher(b, p, rows)
 	}
+	if p.version() >= 2 {
+		appendV2(b, p, rows)
+	}
 	return b.NewRecordBatch(), nil
+}
+
+// v2Col is the index of the first column version 2 added.
+func v2Col(p Provenance) int {
+	if p.HasTeacher() {
+		return 14
+	}
+	return 9
+}
+
+// appendV2 appends the columns version 2 added.
+func appendV2(b *array.RecordBuilder, p Provenance, rows []ClipRow) {
+	c := v2Col(p)
+	padded := b.Field(c).(*array.Int32Builder)
+	damaged := b.Field(c + 1).(*array.Int32Builder)
+	extra := b.Field(c + 2).(*array.ListBuilder)
+	for i := range rows {
+		r := &rows[i]
+		padded.Append(r.PaddedFrames)
+		damaged.Append(r.DamagedFrames)
+		extra.Append(true)
+		extra.ValueBuilder().(*array.StringBuilder).AppendValues(r.ExtraCaptions, nil)
+	}
+	if p.Text == nil {
+		return
+	}
+	ids := b.Field(c + 3).(*array.ListBuilder)
+	mask := b.Field(c + 4).(*array.ListBuilder)
+	for i := range rows {
+		ids.Append(true)
+		ids.ValueBuilder().(*array.Int32Builder).AppendValues(rows[i].CaptionIDs, nil)
+		mask.Append(true)
+		mask.ValueBuilder().(*array.Uint8Builder).AppendValues(rows[i].CaptionMask, nil)
+	}
 }
 
 // appendTeacher appends the teacher columns (9 onwards) of rows.
@@ -92,6 +129,9 @@ type ClipBatch struct {
 	pts, tms, layers, attn      *array.FixedSizeList
 	frames                      *array.FixedSizeBinary
 	tokens, feats, masks        *array.List
+
+	padded, damaged        *array.Int32 // nil in a version-1 batch
+	extra, capIDs, capMask *array.List  // capIDs, capMask nil without a tokenizer
 }
 
 // NewClipBatch checks rec against the clip schema of p — column types and a full structural
@@ -125,14 +165,22 @@ func NewClipBatch(p Provenance, rec arrow.RecordBatch) (b *ClipBatch, err error)
 	b.pts = rec.Column(6).(*array.FixedSizeList)
 	b.tms = rec.Column(7).(*array.FixedSizeList)
 	b.frames = rec.Column(8).(*array.FixedSizeBinary)
-	if !p.HasTeacher() {
-		return b, nil
+	if p.HasTeacher() {
+		b.layers = rec.Column(9).(*array.FixedSizeList)
+		b.tokens = rec.Column(10).(*array.List)
+		b.feats = rec.Column(11).(*array.List)
+		b.attn = rec.Column(12).(*array.FixedSizeList)
+		b.masks = rec.Column(13).(*array.List)
 	}
-	b.layers = rec.Column(9).(*array.FixedSizeList)
-	b.tokens = rec.Column(10).(*array.List)
-	b.feats = rec.Column(11).(*array.List)
-	b.attn = rec.Column(12).(*array.FixedSizeList)
-	b.masks = rec.Column(13).(*array.List)
+	if c := v2Col(p); int(rec.NumCols()) > c {
+		b.padded = rec.Column(c).(*array.Int32)
+		b.damaged = rec.Column(c + 1).(*array.Int32)
+		b.extra = rec.Column(c + 2).(*array.List)
+		if p.Text != nil {
+			b.capIDs = rec.Column(c + 3).(*array.List)
+			b.capMask = rec.Column(c + 4).(*array.List)
+		}
+	}
 	return b, nil
 }
 
@@ -171,8 +219,12 @@ func (b *ClipBatch) Row(i int) (r ClipRow, err error) {
 	}
 	r.FramePTS = fixedSlice(b.pts, i, func(a arrow.Array) []int64 { return a.(*array.Int64).Int64Values() })
 	r.FrameTimeS = fixedSlice(b.tms, i, func(a arrow.Array) []float64 { return a.(*array.Float64).Float64Values() })
+	b.rowV2(i, &r)
 	if !b.P.HasTeacher() {
-		return r, r.Validate(b.P)
+		if err := r.Validate(b.P); err != nil {
+			return ClipRow{}, err
+		}
+		return r, nil
 	}
 	r.TeacherLayers = fixedSlice(b.layers, i, func(a arrow.Array) []int32 { return a.(*array.Int32).Int32Values() })
 	r.TeacherCLSAttn = fixedSlice(b.attn, i, func(a arrow.Array) []uint16 { return a.(*array.Uint16).Uint16Values() })
@@ -188,6 +240,28 @@ func (b *ClipBatch) Row(i int) (r ClipRow, err error) {
 		return ClipRow{}, err
 	}
 	return r, nil
+}
+
+// rowV2 fills the fields of the columns version 2 added (strings copied, tokens aliased).
+func (b *ClipBatch) rowV2(i int, r *ClipRow) {
+	if b.padded == nil {
+		return
+	}
+	r.PaddedFrames, r.DamagedFrames = b.padded.Value(i), b.damaged.Value(i)
+	lo, hi := b.extra.ValueOffsets(i)
+	if hi > lo {
+		s := b.extra.ListValues().(*array.String)
+		for j := lo; j < hi; j++ {
+			r.ExtraCaptions = append(r.ExtraCaptions, strings.Clone(s.Value(int(j))))
+		}
+	}
+	if b.capIDs != nil {
+		r.CaptionIDs = listSlice(b.capIDs, i, func(a arrow.Array) []int32 { return a.(*array.Int32).Int32Values() })
+		r.CaptionMask = listSlice(b.capMask, i, func(a arrow.Array) []uint8 { return a.(*array.Uint8).Uint8Values() })
+		if len(r.CaptionIDs) == 0 && len(r.CaptionMask) == 0 { // a row without captions: nil, as written
+			r.CaptionIDs, r.CaptionMask = nil, nil
+		}
+	}
 }
 
 func fixedSlice[T any](a *array.FixedSizeList, i int, vals func(arrow.Array) []T) []T {

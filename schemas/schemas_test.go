@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -46,7 +47,9 @@ func roundTrip(t *testing.T, mem memory.Allocator, p schemas.Provenance, rows []
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.SchemaVersion = schemas.ClipSchemaVersion
+	if p.SchemaVersion == 0 {
+		p.SchemaVersion = schemas.ClipSchemaVersion
+	}
 	if !reflect.DeepEqual(got, p) {
 		t.Fatalf("provenance round trip:\n got %+v\nwant %+v", got, p)
 	}
@@ -70,13 +73,21 @@ func roundTrip(t *testing.T, mem memory.Allocator, p schemas.Provenance, rows []
 	return out
 }
 
-// Property: any valid rows, in every layout, come back identical (nullable strings included).
+// Property: any valid rows, in every layout and every schema version (a version-1 dataset still
+// reads; version 2 with and without caption tokens), come back identical (nullable strings
+// included).
 func TestClipRoundTripProperty(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	for _, layout := range []string{"full", "visible:1", "visible:3", schemas.LayoutFrames} {
 		for seed := uint64(1); seed <= 12; seed++ {
 			p := schematest.Provenance(layout, 1+int(seed%4), 8+int(seed%3)*8, 1+int(seed%3), 4+int(seed%5)*4, 3+int(seed%7))
+			switch seed % 3 {
+			case 0:
+				p.SchemaVersion = 1
+			case 1:
+				p = schematest.WithText(p, 2+int(seed%6))
+			}
 			if err := p.Validate(); err != nil {
 				t.Fatalf("%s seed %d: %v", layout, seed, err)
 			}
@@ -86,7 +97,10 @@ func TestClipRoundTripProperty(t *testing.T) {
 			}
 			got := roundTrip(t, mem, p, rows)
 			if !reflect.DeepEqual(got, rows) {
-				t.Fatalf("%s seed %d: rows differ after round trip", layout, seed)
+				t.Fatalf("%s seed %d (version %d, text %v): rows differ after round trip", layout, seed, p.SchemaVersion, p.Text != nil)
+			}
+			if n := len(schemas.ClipSchema(p).Fields()); p.SchemaVersion == 1 && n != 9 && n != 14 {
+				t.Fatalf("a version-1 schema has %d columns", n)
 			}
 		}
 	}
@@ -149,20 +163,78 @@ func TestRowValidate(t *testing.T) {
 	}
 }
 
+// TestVersion2RowValidate: frame counts within T, extra captions only after a caption, one
+// token row of L ids in the vocabulary per caption with a mask of ones then zeros; none of it in
+// a version-1 row.
+func TestVersion2RowValidate(t *testing.T) {
+	p := schematest.WithText(schematest.Provenance("full", 2, 8, 2, 16, 4), 6)
+	var good schemas.ClipRow
+	for seed := uint64(1); len(good.ExtraCaptions) == 0; seed++ {
+		good = schematest.Row(p, seed)
+	}
+	if err := good.Validate(p); err != nil {
+		t.Fatalf("generated row invalid: %v", err)
+	}
+	L := p.Text.MaxLen
+	for _, c := range []struct {
+		name string
+		mod  func(r *schemas.ClipRow)
+	}{
+		{"padded > T", func(r *schemas.ClipRow) { r.PaddedFrames = 3 }},
+		{"negative damaged", func(r *schemas.ClipRow) { r.DamagedFrames = -1 }},
+		{"extra without caption", func(r *schemas.ClipRow) { r.Caption = "" }},
+		{"empty extra caption", func(r *schemas.ClipRow) { r.ExtraCaptions[0] = "" }},
+		{"one token row short", func(r *schemas.ClipRow) { r.CaptionIDs, r.CaptionMask = r.CaptionIDs[L:], r.CaptionMask[L:] }},
+		{"id out of vocab", func(r *schemas.ClipRow) { r.CaptionIDs[0] = int32(p.Text.VocabSize) }},
+		{"mask starts with 0", func(r *schemas.ClipRow) { r.CaptionMask[L] = 0 }},
+		{"mask hole", func(r *schemas.ClipRow) {
+			r.CaptionMask[L-1], r.CaptionMask[L-2] = 1, 0
+		}},
+		{"mask value 2", func(r *schemas.ClipRow) { r.CaptionMask[0] = 2 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := good.Clone()
+			c.mod(&r)
+			if err := r.Validate(p); !errors.Is(err, schemas.ErrRow) {
+				t.Fatalf("Validate = %v, want ErrRow", err)
+			}
+		})
+	}
+	noText := p
+	noText.Text = nil
+	if err := good.Validate(noText); !errors.Is(err, schemas.ErrRow) {
+		t.Fatalf("caption tokens in a dataset without a tokenizer: Validate = %v", err)
+	}
+	v1 := noText
+	v1.SchemaVersion = 1
+	r := good.Clone()
+	r.CaptionIDs, r.CaptionMask = nil, nil
+	if err := r.Validate(v1); !errors.Is(err, schemas.ErrRow) {
+		t.Fatalf("frame counts and extra captions in a version-1 row: Validate = %v", err)
+	}
+}
+
 func TestProvenanceValidate(t *testing.T) {
 	ok := schematest.ViTB16("visible:4")
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string]func(p *schemas.Provenance){
-		"layout":          func(p *schemas.Provenance) { p.Layout = "some" },
-		"layout M zero":   func(p *schemas.Provenance) { p.Layout = "visible:0" },
-		"precision":       func(p *schemas.Provenance) { p.Precision = "f8" },
-		"no teacher":      func(p *schemas.Provenance) { p.Teacher = "" },
-		"zero frames":     func(p *schemas.Provenance) { p.Frames = 0 },
-		"masks mismatch":  func(p *schemas.Provenance) { p.Masks = 3 },
-		"ratio":           func(p *schemas.Provenance) { p.MaskRatio = 1 },
-		"version":         func(p *schemas.Provenance) { p.SchemaVersion = 2 },
+		"layout":         func(p *schemas.Provenance) { p.Layout = "some" },
+		"layout M zero":  func(p *schemas.Provenance) { p.Layout = "visible:0" },
+		"precision":      func(p *schemas.Provenance) { p.Precision = "f8" },
+		"no teacher":     func(p *schemas.Provenance) { p.Teacher = "" },
+		"zero frames":    func(p *schemas.Provenance) { p.Frames = 0 },
+		"masks mismatch": func(p *schemas.Provenance) { p.Masks = 3 },
+		"ratio":          func(p *schemas.Provenance) { p.MaskRatio = 1 },
+		"version":        func(p *schemas.Provenance) { p.SchemaVersion = schemas.ClipSchemaVersion + 1 },
+		"v1 with tokens": func(p *schemas.Provenance) {
+			p.SchemaVersion = 1
+			p.Text = &schemas.TextProvenance{Tokenizer: "v", VocabSHA256: strings.Repeat("0", 64), VocabSize: 100, MaxLen: 8}
+		},
+		"short max_len": func(p *schemas.Provenance) {
+			p.Text = &schemas.TextProvenance{Tokenizer: "v", VocabSHA256: strings.Repeat("0", 64), VocabSize: 100, MaxLen: 1}
+		},
 		"too many values": func(p *schemas.Provenance) { p.D = 65536; p.HW = 65536 },
 	}
 	for name, mod := range cases {
@@ -185,13 +257,15 @@ func TestCheckClipSchemaRejects(t *testing.T) {
 	}
 	md := sc.Metadata()
 	vals := append([]string(nil), md.Values()...)
-	vals[md.FindKey(schemas.MetaSchemaVersion)] = "2"
-	if _, err := schemas.ProvenanceFromSchema(withMeta(sc, md.Keys(), vals)); !errors.Is(err, schemas.ErrSchema) {
-		t.Fatalf("version 2 accepted: %v", err)
+	for _, v := range []string{strconv.Itoa(schemas.ClipSchemaVersion + 1), "1", "0", "x"} { // "1": the provenance says 2
+		vals[md.FindKey(schemas.MetaSchemaVersion)] = v
+		if _, err := schemas.ProvenanceFromSchema(withMeta(sc, md.Keys(), vals)); !errors.Is(err, schemas.ErrSchema) {
+			t.Fatalf("schema version %s accepted: %v", v, err)
+		}
 	}
 }
 
-// A frames-only dataset (the first phase of a two-phase prep) has the nine non-teacher columns
+// A frames-only dataset (the first phase of a two-phase prep) has the non-teacher columns
 // under umt.schema "frames"; its provenance carries no teacher, and rows with teacher values,
 // clip readers of the wrong kind and mixed-up metadata are all rejected.
 func TestFramesOnlyLayout(t *testing.T) {
@@ -204,8 +278,8 @@ func TestFramesOnlyLayout(t *testing.T) {
 		t.Fatalf("HasTeacher/Kind: frames %v %q, visible %v %q", p.HasTeacher(), p.Kind(), full.HasTeacher(), full.Kind())
 	}
 	sc := schemas.ClipSchema(p)
-	if got := len(sc.Fields()); got != 9 || sc.Field(8).Name != schemas.ColFrames {
-		t.Fatalf("frames schema has %d columns ending in %s, want 9 ending in frames", got, sc.Field(got-1).Name)
+	if got := len(sc.Fields()); got != 12 || sc.Field(8).Name != schemas.ColFrames || sc.Field(9).Name != schemas.ColPaddedFrames {
+		t.Fatalf("frames schema has %d columns, %s after frames, want 12 with padded_frames after frames", got, sc.Field(9).Name)
 	}
 	md := sc.Metadata()
 	if v := md.Values()[md.FindKey(schemas.MetaSchema)]; v != "frames" {

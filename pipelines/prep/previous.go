@@ -123,6 +123,9 @@ func sameProvenance(old *schemas.Provenance, now schemas.Provenance) error {
 	if old == nil {
 		return nil
 	}
+	if old.SchemaVersion != now.SchemaVersion && old.SchemaVersion != 0 && now.SchemaVersion != 0 {
+		return fmt.Errorf("it has schema version %d and this run writes version %d (the old dataset still reads)", old.SchemaVersion, now.SchemaVersion)
+	}
 	a, b := *old, now
 	a.UMTVersion, b.UMTVersion, a.SchemaVersion, b.SchemaVersion = "", "", 0, 0
 	ja, _ := json.Marshal(a)

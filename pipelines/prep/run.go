@@ -90,6 +90,7 @@ func Prepare(ctx context.Context, cfg Config) (Plan, error) {
 			return Plan{}, err
 		}
 	}
+	plan.Provenance.SchemaVersion = schemas.ClipSchemaVersion // in the staging and group names: no mixing of versions
 	if err := plan.Provenance.Validate(); err != nil {
 		return Plan{}, err
 	}

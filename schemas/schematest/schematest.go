@@ -113,7 +113,44 @@ func Row(p schemas.Provenance, seed uint64) schemas.ClipRow {
 	if !p.HasTeacher() {
 		r.TeacherLayers, r.TeacherTokens, r.TeacherFeatures, r.TeacherCLSAttn = nil, nil, nil, nil
 	}
+	if p.SchemaVersion != 1 {
+		version2(p, &r, rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d)))
+	}
 	return r
+}
+
+// WithText returns p with a tokenizer of a vocabulary of 1000 ids and captions of maxLen ids.
+func WithText(p schemas.Provenance, maxLen int) schemas.Provenance {
+	p.Text = &schemas.TextProvenance{Tokenizer: "test/vocab.txt", VocabSHA256: fmt.Sprintf("%064x", 2), VocabSize: 1000, MaxLen: maxLen, PreText: true}
+	return p
+}
+
+// version2 fills the fields schema version 2 added, from its own stream so that the version-1
+// fields of a seed stay what they were.
+func version2(p schemas.Provenance, r *schemas.ClipRow, rng *rand.Rand) {
+	r.PaddedFrames = int32(rng.IntN(p.Frames + 1))
+	r.DamagedFrames = int32(rng.IntN(p.Frames + 1))
+	if r.Caption != "" {
+		for range rng.IntN(3) {
+			r.ExtraCaptions = append(r.ExtraCaptions, fmt.Sprintf("another caption %d", rng.IntN(1000)))
+		}
+	}
+	t := p.Text
+	if t == nil {
+		return
+	}
+	n := len(r.Captions())
+	if n == 0 {
+		return
+	}
+	r.CaptionIDs, r.CaptionMask = make([]int32, n*t.MaxLen), make([]uint8, n*t.MaxLen)
+	for c := range n {
+		real := 1 + rng.IntN(t.MaxLen)
+		for j := range real {
+			r.CaptionIDs[c*t.MaxLen+j] = int32(1 + rng.IntN(t.VocabSize-1))
+			r.CaptionMask[c*t.MaxLen+j] = 1
+		}
+	}
 }
 
 // fill writes smooth, video-like bytes (compressible like real frames) with some noise.

@@ -52,6 +52,16 @@ function summarize(path) {
       teacher_cls_attn_first: row.teacher_cls_attn.toArray()[0],
       masks_len: row.masks === null ? null : row.masks.length,
     });
+    const r = out.rows_sample[out.rows_sample.length - 1];
+    if (meta['umt.schema_version'] !== '1') {
+      r.padded_frames = row.padded_frames;
+      r.damaged_frames = row.damaged_frames;
+      r.extra_captions = Array.from(row.extra_captions.toArray());
+      if (row.caption_ids !== undefined) {
+        r.caption_ids = Array.from(row.caption_ids.toArray());
+        r.caption_mask = Array.from(row.caption_mask.toArray());
+      }
+    }
   }
   return out;
 }

@@ -102,8 +102,11 @@ func (d *Dataset) load(ctx context.Context) error {
 	if idx.Format != IndexFormat || idx.Version != IndexVersion {
 		return fmt.Errorf("%w: %s is format %q version %d, want %q version %d", schemas.ErrSchema, IndexName, idx.Format, idx.Version, IndexFormat, IndexVersion)
 	}
-	if idx.SchemaVersion != schemas.ClipSchemaVersion {
-		return fmt.Errorf("%w: dataset schema version %d; this umt reads version %d", schemas.ErrSchema, idx.SchemaVersion, schemas.ClipSchemaVersion)
+	if idx.SchemaVersion < 1 || idx.SchemaVersion > schemas.ClipSchemaVersion {
+		return fmt.Errorf("%w: dataset schema version %d; this umt reads versions 1 to %d (upgrade umt)", schemas.ErrSchema, idx.SchemaVersion, schemas.ClipSchemaVersion)
+	}
+	if idx.Provenance != nil && idx.Provenance.SchemaVersion != idx.SchemaVersion {
+		return fmt.Errorf("%w: %s says schema version %d but its provenance %d", ErrCorrupt, IndexName, idx.SchemaVersion, idx.Provenance.SchemaVersion)
 	}
 	if len(idx.Shards) > 0 && idx.Provenance == nil {
 		return fmt.Errorf("%w: %s has shards but no provenance", ErrCorrupt, IndexName)

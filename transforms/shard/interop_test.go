@@ -6,11 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/schemas/schematest"
 )
 
 // jsRow is what tools/node/read_shard.js reports per row.
@@ -32,6 +34,11 @@ type jsRow struct {
 	TeacherFeaturesLast  uint16    `json:"teacher_features_last"`
 	TeacherCLSAttnFirst  uint16    `json:"teacher_cls_attn_first"`
 	MasksLen             *int      `json:"masks_len"`
+	PaddedFrames         int32     `json:"padded_frames"`
+	DamagedFrames        int32     `json:"damaged_frames"`
+	ExtraCaptions        []string  `json:"extra_captions"`
+	CaptionIDs           []int32   `json:"caption_ids"`
+	CaptionMask          []uint8   `json:"caption_mask"`
 }
 
 // Shards must be readable by an independent Arrow implementation: the apache-arrow npm package
@@ -50,7 +57,7 @@ func TestNodeInterop(t *testing.T) {
 	for _, comp := range []string{CompressLZ4, CompressNone} {
 		t.Run(comp, func(t *testing.T) {
 			dir := t.TempDir()
-			p := small("visible:2")
+			p := schematest.WithText(small("visible:2"), 5)
 			rows := rowsFor(p, 41, 5)
 			names := writeAll(t, openStore(t, dir), p, rows, []string{"js"}, WriterOptions{BatchRows: 2, Compression: comp})
 			if _, err := WriteFailures(ctx, openStore(t, dir), "js", []schemas.FailureRow{{URI: "x.mp4", ErrorClass: "truncated", Stage: "decode", Attempt: 2}}); err != nil {
@@ -77,7 +84,7 @@ func TestNodeInterop(t *testing.T) {
 				t.Fatal(err)
 			}
 			p.SchemaVersion = schemas.ClipSchemaVersion
-			if got.Rows != len(rows) || got.Batches != 3 || got.SchemaVersion != "1" || !sameProvenance(got.Provenance, p) {
+			if got.Rows != len(rows) || got.Batches != 3 || got.SchemaVersion != strconv.Itoa(schemas.ClipSchemaVersion) || !sameProvenance(got.Provenance, p) {
 				t.Fatalf("node read rows=%d batches=%d version=%s provenance=%+v", got.Rows, got.Batches, got.SchemaVersion, got.Provenance)
 			}
 			for i, r := range rows {
@@ -96,7 +103,14 @@ func TestNodeInterop(t *testing.T) {
 					FrameTimeS: r.FrameTimeS, FramePTS: r.FramePTS, FramesLen: len(r.Frames), FramesSum: sum, TeacherLayers: r.TeacherLayers,
 					TeacherTokensLen: len(r.TeacherTokens), TeacherTokensLast: r.TeacherTokens[len(r.TeacherTokens)-1],
 					TeacherFeaturesLen: len(r.TeacherFeatures), TeacherFeaturesFirst: r.TeacherFeatures[:4],
-					TeacherFeaturesLast: r.TeacherFeatures[len(r.TeacherFeatures)-1], TeacherCLSAttnFirst: r.TeacherCLSAttn[0], MasksLen: &[]int{len(r.Masks)}[0]}
+					TeacherFeaturesLast: r.TeacherFeatures[len(r.TeacherFeatures)-1], TeacherCLSAttnFirst: r.TeacherCLSAttn[0], MasksLen: &[]int{len(r.Masks)}[0],
+					PaddedFrames: r.PaddedFrames, DamagedFrames: r.DamagedFrames, ExtraCaptions: r.ExtraCaptions, CaptionIDs: r.CaptionIDs, CaptionMask: r.CaptionMask}
+				if want.ExtraCaptions == nil {
+					want.ExtraCaptions = []string{}
+				}
+				if want.CaptionIDs == nil {
+					want.CaptionIDs, want.CaptionMask = []int32{}, []uint8{}
+				}
 				wb, _ := json.Marshal(want)
 				gb, _ := json.Marshal(j)
 				if string(wb) != string(gb) {

@@ -428,3 +428,25 @@ func TestConcurrentRows(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestVersion1DatasetStillReads: a dataset written by umt before schema version 2 (checked in
+// under testdata/v1) opens, verifies and gives the same rows, with the version-2 fields empty.
+func TestVersion1DatasetStillReads(t *testing.T) {
+	ctx := context.Background()
+	ds, err := Open(ctx, filepath.Join("testdata", "v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	p := small("visible:2")
+	p.SchemaVersion = 1
+	if ds.Index().SchemaVersion != 1 || ds.Provenance().SchemaVersion != 1 {
+		t.Fatalf("schema version %d (provenance %d), want 1", ds.Index().SchemaVersion, ds.Provenance().SchemaVersion)
+	}
+	want := byID(rowsFor(p, 9, 3))
+	expectRows(t, ds, want)
+	fails, err := ds.Failures(ctx)
+	if err != nil || len(fails) != 1 || fails[0].ErrorClass != schemas.ClassTruncated {
+		t.Fatalf("failures %+v, %v", fails, err)
+	}
+}
