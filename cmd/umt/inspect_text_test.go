@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,5 +126,35 @@ func TestInspectTextUsageErrors(t *testing.T) {
 	}
 	if code, _ := capture(t, "inspect", "text", "--tokenizer", filepath.Join(t.TempDir(), "none.txt"), "x"); code != 1 {
 		t.Errorf("missing vocab: exit %d, want 1", code)
+	}
+}
+
+// TestInspectTextFetchesHubVocab: the default --tokenizer hf:bert-base-uncased is fetched from
+// google-bert/bert-base-uncased through the hub cache (here a local stand-in of the hub).
+func TestInspectTextFetchesHubVocab(t *testing.T) {
+	vocab, err := os.ReadFile(testenv.Testdata(t, "refdata", "umt", "bert-base-uncased", "vocab.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const repo, commit = "google-bert/bert-base-uncased", "00112233445566778899aabbccddeeff00112233"
+	blob := sha1.Sum(append([]byte(fmt.Sprintf("blob %d\x00", len(vocab))), vocab...))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/models/" + repo + "/revision/main":
+			json.NewEncoder(w).Encode(map[string]any{"sha": commit, "siblings": []map[string]any{
+				{"rfilename": "vocab.txt", "size": len(vocab), "blobId": hex.EncodeToString(blob[:])}}})
+		case "/" + repo + "/resolve/" + commit + "/vocab.txt":
+			w.Write(vocab)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	t.Setenv("UMT_CACHE", t.TempDir())
+	o := runInspectText(t, "a guitar")
+	if o.Tokenizer.Spec != "hf:bert-base-uncased" || o.Tokenizer.VocabSize != 30522 || len(o.Captions) != 1 ||
+		!slices.Equal(o.Captions[0].IDs[:3], []int32{101, 1037, 2858}) {
+		t.Errorf("output %+v", o)
 	}
 }
