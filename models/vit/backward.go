@@ -12,10 +12,18 @@ import (
 func (m *Model) ZeroGrads() { m.be.Fill(m.g, 0) }
 
 // Backward adds the gradient of the last Loss with respect to every parameter to Grads.
-func (m *Model) Backward() error {
+func (m *Model) Backward() error { return m.BackwardWith(kernels.Buf{}, kernels.Buf{}) }
+
+// BackwardWith is Backward with the gradients of a stage-2 encoder's other outputs added:
+// dEmbeds [B·nv, D] of VisionEmbeds and dPooled [B·P, D] of Pooled (zero Bufs for none).
+// Without a Loss since the last Forward, the alignment heads contribute nothing.
+func (m *Model) BackwardWith(dEmbeds, dPooled kernels.Buf) error {
 	w := m.ws
 	if w == nil {
-		return fmt.Errorf("vit: Backward before Forward and Loss")
+		return fmt.Errorf("vit: Backward before Forward")
+	}
+	if (!dEmbeds.IsZero() || !dPooled.IsZero()) && !m.Cfg.Stage2 {
+		return fmt.Errorf("vit: output gradients need a stage-2 encoder")
 	}
 	c, be, ix := m.Cfg, m.be, m.ix
 	D, Hd, M := c.Dim, c.Hidden(), w.M
@@ -25,8 +33,11 @@ func (m *Model) Backward() error {
 	}
 	dRes := w.dA // d loss / d (current residual stream)
 	be.Fill(dRes, 0)
+	if err := m.finalBackward(w, dEmbeds, dPooled, dRes); err != nil {
+		return err
+	}
 	for l := c.Depth - 1; l >= 0; l-- {
-		if k, ok := head[l]; ok {
+		if k, ok := head[l]; ok && w.lossed {
 			m.headBackward(w, k, l, dRes)
 		}
 		bp := ix.blocks[l]

@@ -23,6 +23,11 @@ type Config struct {
 	// 0 means 1, the recipe's value: the last K blocks.
 	ReturnInterval float64 `json:"return_interval,omitempty"`
 	DropPath       float64 `json:"drop_path"` // stochastic depth at the last block (0.1)
+	// Stage2 makes this the vision encoder of UMT's stage 2 (multi_modality vit.py) instead of
+	// the stage-1 student: a pool_norm LayerNorm (eps 1e-6) over mean-pooled final-norm tokens,
+	// decoder LayerNorms with PyTorch's default eps 1e-5, and no L2 inside the decoders (the UTA
+	// loss normalises instead, which is the same arithmetic).
+	Stage2 bool `json:"stage2,omitempty"`
 }
 
 // Presets: UMT-B/16 and UMT-L/16 as in modeling_pretrain_umt.py and the launch scripts, and the
@@ -53,6 +58,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("vit: return_layers/return_interval: %w", err)
 	}
 	return nil
+}
+
+// DecoderEps is the LayerNorm eps of the alignment heads: 1e-6 in stage 1, nn.LayerNorm's
+// default 1e-5 in stage 2 (UMT.md §9 quirk 8).
+func (c Config) DecoderEps() float32 {
+	if c.Stage2 {
+		return 1e-5
+	}
+	return Eps
 }
 
 // Grid is the number of patches along H (and W).

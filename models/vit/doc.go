@@ -7,6 +7,15 @@
 // order, get the sinusoid table's rows at the visible positions added, and each passes its own
 // Linear → LayerNorm → L2. Head k is aligned with the k-th stored teacher layer.
 //
+// With Config.Stage2 the same model is stage 2's vision encoder (multi_modality vit.py, UMT.md
+// §2.2): it adds pool_norm (LayerNorm eps 1e-6) over the mean of vision_embeds (the final norm
+// of the last block) per clip in training, or per frame with Batch.KeepTemporal (the unmasked
+// test path); its decoder LayerNorms use PyTorch's default eps 1e-5 and their output x_clip
+// (XClip) is not normalised, because UTALoss normalises both it and the raw teacher features.
+// Images are clips with Batch.Frames = 1 and read the first HW rows of the sinusoid tables (the
+// official img_pos_embed and clip_img_pos_embed hold exactly those values). BackwardWith takes
+// the gradients of vision_embeds and pooled from the text side (VTC, VTM, MLM).
+//
 // Forward and backward run through kernels.Trainer on backend-owned buffers, so the same code
 // trains on the CPU reference and on a GPU backend. Parameters live in one flat allocation in
 // two contiguous groups (weight-decayed matrices first, then biases/norms/1-D parameters) so the
@@ -27,6 +36,7 @@
 //	block i proj, fc1, fc2           encoder.blocks.i.{attn.proj,mlp.fc1,mlp.fc2}.{weight,bias}
 //	shared final norm                encoder.norm.{weight,bias}          [D]
 //	head k Linear, LayerNorm         clip_decoder.k.{head,norm}.{weight,bias}   [C, D], [C]
+//	pool_norm γ, β (stage 2)         pool_norm.{weight,bias}             [D]
 //
 // Every tensor keeps the official layout, so export is a copy per name (no transposes). The file
 // is a raw state dict (no {"model": ...} wrapper), which is what stage 2's build_vit expects

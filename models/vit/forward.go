@@ -14,6 +14,30 @@ type Batch struct {
 	Patches []float32 // [B·nv, PatchDim] visible patches, ascending token order per clip (Patchify)
 	Tokens  []int32   // [B·nv] token index t·HW + h·G + w of each row
 	Targets []float32 // [K, B, nv, ClipDim] unit teacher vectors at the same tokens (for Loss)
+	// Frames is the clip's T: 0 or Config.Frames for videos; 1 for images, which a stage-2
+	// encoder runs with the HW-row tables (img_pos_embed, clip_img_pos_embed: the first HW rows
+	// of the same sinusoid).
+	Frames int
+	// KeepTemporal (stage 2) pools one vector per frame over nv/T consecutive tokens
+	// (x_vis.view(B, T, -1, C).mean(2), the unmasked test path); otherwise one vector per clip
+	// over all its visible tokens (training, where UMT forces keep_temporal off).
+	KeepTemporal bool
+}
+
+// frames is T with its default.
+func (b Batch) frames(c Config) int {
+	if b.Frames == 0 {
+		return c.Frames
+	}
+	return b.Frames
+}
+
+// poolRows is the number of pooled vectors per clip.
+func (b Batch) poolRows(c Config) int {
+	if b.KeepTemporal {
+		return b.frames(c)
+	}
+	return 1
 }
 
 // Visible is nv, the visible tokens per clip.
@@ -32,10 +56,21 @@ func (m *Model) check(b Batch) error {
 	if len(b.Patches) != len(b.Tokens)*c.PatchDim() {
 		return fmt.Errorf("vit: %d patch values for %d tokens of %d values each", len(b.Patches), len(b.Tokens), c.PatchDim())
 	}
+	T := b.frames(c)
+	if T != c.Frames && (T != 1 || !c.Stage2) {
+		return fmt.Errorf("vit: a clip of %d frames; the model takes %d (or 1, an image, in stage 2)", T, c.Frames)
+	}
+	if T%c.Tubelet != 0 {
+		return fmt.Errorf("vit: a clip of %d frames is not a multiple of tubelet %d", T, c.Tubelet)
+	}
+	n := T / c.Tubelet * c.HW()
 	for i, t := range b.Tokens {
-		if t < 0 || int(t) >= c.Tokens() {
-			return fmt.Errorf("vit: token index %d at row %d is outside [0, %d)", t, i, c.Tokens())
+		if t < 0 || int(t) >= n {
+			return fmt.Errorf("vit: token index %d at row %d is outside [0, %d)", t, i, n)
 		}
+	}
+	if b.KeepTemporal && (!c.Stage2 || b.Visible()%T != 0) {
+		return fmt.Errorf("vit: keep_temporal needs a stage-2 encoder and visible tokens (%d) divisible by the frames (%d)", b.Visible(), T)
 	}
 	return nil
 }
@@ -67,7 +102,7 @@ func (m *Model) Forward(b Batch, train bool, dropKey uint64) error {
 	}
 	c, be, ix := m.Cfg, m.be, m.ix
 	D, Hd, C, PD := c.Dim, c.Hidden(), c.ClipDim, c.PatchDim()
-	w := m.workspaceFor(b.B, b.Visible())
+	w := m.workspaceFor(b.B, b.Visible(), b.poolRows(c))
 	M := w.M
 	be.Upload(w.patches, b.Patches)
 	be.UploadIndex(w.tokIdx, b.Tokens)
@@ -114,8 +149,11 @@ func (m *Model) Forward(b Batch, train bool, dropKey uint64) error {
 		be.Add(z, nrm, w.peVis)                                                       // + clip PE at visible rows
 		models.Linear(be, u, z, m.pw(hp.w), m.pw(hp.b), M, D, C)                      // [M, C]
 		hm, hr := stats(w.hst.View(k*2*M, 2*M), M)
-		be.LayerNorm(v, u, m.pw(hp.normW), m.pw(hp.normB), hm, hr, M, C, Eps)
+		be.LayerNorm(v, u, m.pw(hp.normW), m.pw(hp.normB), hm, hr, M, C, c.DecoderEps())
 		be.L2Normalize(out, v, M, C, 0)
+	}
+	if c.Stage2 {
+		m.poolForward(w)
 	}
 	return be.Sync()
 }
@@ -166,13 +204,6 @@ func (m *Model) Loss(targets []float32) (float64, error) {
 	if len(targets) != w.targets.Len() {
 		return 0, fmt.Errorf("vit: %d target values, want K·B·nv·C = %d", len(targets), w.targets.Len())
 	}
-	be := m.be
-	be.Upload(w.targets, targets)
-	rows := m.Cfg.ReturnLayers * w.M
-	be.AlignmentLoss(w.loss, w.dout, w.out, w.targets, rows, m.Cfg.ClipDim)
-	l := make([]float32, 1)
-	if err := be.Download(l, w.loss); err != nil {
-		return 0, err
-	}
-	return float64(l[0]), nil
+	m.be.Upload(w.targets, targets)
+	return m.alignment(m.Cfg.ReturnLayers * w.M)
 }

@@ -135,10 +135,21 @@ type workspace struct {
 	dC1, dC2 kernels.Buf   // [M, C] scratch
 	d3       kernels.Buf   // [3D] scratch
 	dropOn   bool
+	lossed   bool // Loss ran since the last Forward: dout holds the heads' gradient
+	// stage 2
+	pool   int         // pooled vectors per clip (1, or T with keep_temporal)
+	xvis   kernels.Buf // [M, D] final norm of the last block: vision_embeds
+	xst    kernels.Buf // [2M]
+	ones   kernels.Buf // [nv] for the mean-pooling GEMMs
+	pmean  kernels.Buf // [B·pool, D] token means
+	pst    kernels.Buf // [2·B·pool]
+	pooled kernels.Buf // [B·pool, D] pool_norm output
+	dPm    kernels.Buf // [B·pool, D] scratch
 }
 
-func (m *Model) workspaceFor(B, nv int) *workspace {
-	if m.ws != nil && m.ws.B == B && m.ws.nv == nv {
+func (m *Model) workspaceFor(B, nv, pool int) *workspace {
+	if m.ws != nil && m.ws.B == B && m.ws.nv == nv && m.ws.pool == pool {
+		m.ws.lossed = false
 		return m.ws
 	}
 	if m.ws != nil {
@@ -147,7 +158,7 @@ func (m *Model) workspaceFor(B, nv int) *workspace {
 	c := m.Cfg
 	D, Hd, C, K, L := c.Dim, c.Hidden(), c.ClipDim, c.ReturnLayers, c.Depth
 	M := B * nv
-	w := &workspace{B: B, nv: nv, M: M}
+	w := &workspace{B: B, nv: nv, M: M, pool: pool}
 	a := func(n int) kernels.Buf {
 		b := m.be.Alloc(n)
 		w.bufs = append(w.bufs, b)
@@ -191,6 +202,11 @@ func (m *Model) workspaceFor(B, nv int) *workspace {
 	w.dC1 = a(M * C)
 	w.dC2 = a(M * C)
 	w.d3 = a(3 * D)
+	if c.Stage2 {
+		w.xvis, w.xst, w.ones = a(M*D), a(2*M), a(nv)
+		m.be.Fill(w.ones, 1)
+		w.pmean, w.pst, w.pooled, w.dPm = a(B*pool*D), a(2*B*pool), a(B*pool*D), a(B*pool*D)
+	}
 	m.ws = w
 	return w
 }

@@ -30,6 +30,7 @@ type index struct {
 	blocks         []blockParams
 	normW, normB   int
 	heads          []headParams
+	poolW, poolB   int // stage 2 only
 }
 
 // officialOrder lists name and shape in the official state_dict order.
@@ -66,6 +67,9 @@ func officialOrder(c Config) []Param {
 			Param{Name: p + "norm.weight", Shape: []int{C}},
 			Param{Name: p + "norm.bias", Shape: []int{C}},
 		)
+	}
+	if c.Stage2 {
+		ps = append(ps, Param{Name: "pool_norm.weight", Shape: []int{D}}, Param{Name: "pool_norm.bias", Shape: []int{D}})
 	}
 	for i := range ps {
 		n := 1
@@ -114,6 +118,9 @@ func buildIndex(c Config, ps []Param) index {
 	for k := 0; k < c.ReturnLayers; k++ {
 		p := fmt.Sprintf("clip_decoder.%d.", k)
 		ix.heads = append(ix.heads, headParams{w: at[p+"head.weight"], b: at[p+"head.bias"], normW: at[p+"norm.weight"], normB: at[p+"norm.bias"]})
+	}
+	if c.Stage2 {
+		ix.poolW, ix.poolB = at["pool_norm.weight"], at["pool_norm.bias"]
 	}
 	return ix
 }

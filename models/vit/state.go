@@ -76,16 +76,22 @@ func EncodeState(c Config, flat []float32, meta map[string]string) ([]byte, erro
 // video is [3, Frames, H, W] (channels first, as the model's input), tokens ascending token
 // indices; row i is [3, Tubelet, P, P] flattened for token tokens[i].
 func Patchify(c Config, video []float32, tokens []int32) ([]float32, error) {
+	return PatchifyFrames(c, video, c.Frames, tokens)
+}
+
+// PatchifyFrames is Patchify for a clip of T frames (1 for a stage-2 image batch).
+func PatchifyFrames(c Config, video []float32, T int, tokens []int32) ([]float32, error) {
 	H := c.ImgSize
-	if len(video) != 3*c.Frames*H*H {
-		return nil, fmt.Errorf("vit: video has %d values, want 3·%d·%d·%d", len(video), c.Frames, H, H)
+	if T <= 0 || T%c.Tubelet != 0 || len(video) != 3*T*H*H {
+		return nil, fmt.Errorf("vit: video has %d values, want 3·%d·%d·%d with %d frames a multiple of tubelet %d", len(video), T, H, H, T, c.Tubelet)
 	}
 	P, G, tub, hw := c.Patch, c.Grid(), c.Tubelet, c.HW()
 	pd := c.PatchDim()
+	n := T / tub * hw
 	out := make([]float32, len(tokens)*pd)
 	for i, tok := range tokens {
-		if tok < 0 || int(tok) >= c.Tokens() {
-			return nil, fmt.Errorf("vit: token %d outside [0, %d)", tok, c.Tokens())
+		if tok < 0 || int(tok) >= n {
+			return nil, fmt.Errorf("vit: token %d outside [0, %d)", tok, n)
 		}
 		s, p := int(tok)/hw, int(tok)%hw
 		gh, gw := p/G, p%G
@@ -95,7 +101,7 @@ func Patchify(c Config, video []float32, tokens []int32) ([]float32, error) {
 			for dt := 0; dt < tub; dt++ {
 				f := s*tub + dt
 				for ph := 0; ph < P; ph++ {
-					base := ((ch*c.Frames+f)*H+gh*P+ph)*H + gw*P
+					base := ((ch*T+f)*H+gh*P+ph)*H + gw*P
 					copy(row[j:j+P], video[base:base+P])
 					j += P
 				}
