@@ -83,24 +83,35 @@ type benchWork struct {
 	flops         float64
 }
 
+// timing is what measure saw: each timed iteration's wall time, and the process's CPU time
+// over all of them (0 where unknown).
+type timing struct {
+	iters []time.Duration
+	cpu   time.Duration
+}
+
 // measure runs warmup untimed iterations, then iterations timed ones, or as many as fit in
-// duration (at least one) when iterations is 0, and returns each timed iteration's duration.
-func measure(w benchWork, f *benchFlags) ([]time.Duration, error) {
+// duration (at least one) when iterations is 0.
+func measure(w benchWork, f *benchFlags) (timing, error) {
 	for i := 0; i < f.warmup; i++ {
 		if err := w.run(); err != nil {
-			return nil, fmt.Errorf("warm-up iteration %d: %w", i+1, err)
+			return timing{}, fmt.Errorf("warm-up iteration %d: %w", i+1, err)
 		}
 	}
-	var times []time.Duration
+	var t timing
 	start := time.Now()
-	for f.iterations > 0 && len(times) < f.iterations || f.iterations == 0 && (len(times) == 0 || time.Since(start) < f.duration) {
+	cpu0, cpuOK := processCPU()
+	for f.iterations > 0 && len(t.iters) < f.iterations || f.iterations == 0 && (len(t.iters) == 0 || time.Since(start) < f.duration) {
 		t0 := time.Now()
 		if err := w.run(); err != nil {
-			return nil, fmt.Errorf("iteration %d: %w", len(times)+1, err)
+			return timing{}, fmt.Errorf("iteration %d: %w", len(t.iters)+1, err)
 		}
-		times = append(times, time.Since(t0))
+		t.iters = append(t.iters, time.Since(t0))
 	}
-	return times, nil
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		t.cpu = cpu1 - cpu0
+	}
+	return t, nil
 }
 
 // benchResult is the report of one run; --json prints it as is.
@@ -126,7 +137,10 @@ type benchResult struct {
 	FramesPerS       float64 `json:"frames_per_s"`
 	ClipsPerSPerCore float64 `json:"clips_per_s_per_core,omitempty"` // CPU runs: ÷ Threads
 	ClipsPerSPerGPU  float64 `json:"clips_per_s_per_gpu,omitempty"`  // GPU runs: ÷ GPUs
-	GFLOPS           float64 `json:"gflop_per_s,omitempty"`          // step: 3× forward matmul FLOPs
+	// ClipsPerCPUS is clips per second of this process's CPU time (user+system): on a machine
+	// shared with other work it is the steadier per-core figure; CPU runs only.
+	ClipsPerCPUS float64 `json:"clips_per_cpu_s,omitempty"`
+	GFLOPS       float64 `json:"gflop_per_s,omitempty"` // step: 3× forward matmul FLOPs
 	// Notes say what the run left out (inputs that failed to decode) and how the device was
 	// chosen.
 	Notes []string `json:"notes,omitempty"`
@@ -151,7 +165,8 @@ func thisMachine() machineInfo {
 }
 
 // summarize fills r's statistics from the timed iterations of w.
-func (r *benchResult) summarize(w benchWork, times []time.Duration) {
+func (r *benchResult) summarize(w benchWork, t timing) {
+	times := t.iters
 	var total time.Duration
 	r.Iterations = len(times)
 	r.IterationsS = make([]float64, len(times))
@@ -170,6 +185,8 @@ func (r *benchResult) summarize(w benchWork, times []time.Duration) {
 	}
 	if r.GPUs > 0 {
 		r.ClipsPerSPerGPU = r.ClipsPerS / float64(r.GPUs)
+	} else if t.cpu > 0 {
+		r.ClipsPerCPUS = float64(w.clips*len(times)) / t.cpu.Seconds()
 	}
 	if w.flops > 0 {
 		r.GFLOPS = w.flops * float64(len(times)) / sec / 1e9
@@ -215,6 +232,10 @@ func (r *benchResult) print(asJSON bool) error {
 	} else {
 		head += fmt.Sprintf("clips/s/core (%d)\t", r.Threads)
 		row += fmt.Sprintf("%.4g\t", r.ClipsPerSPerCore)
+		if r.ClipsPerCPUS > 0 {
+			head += "clips/CPU-s\t"
+			row += fmt.Sprintf("%.4g\t", r.ClipsPerCPUS)
+		}
 	}
 	if r.GFLOPS > 0 {
 		head += "GFLOP/s\t"

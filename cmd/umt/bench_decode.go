@@ -203,10 +203,10 @@ func benchDecode(bf *benchFlags, ins []decodeInput, notes []string, cfg video.Sa
 		Workload: fmt.Sprintf("decode + %s sampling of %s × %d frames, %d² crop (%s), %d workers",
 			cfg.Sampler, plural(len(good), "clip"), cfg.Frames, cfg.Size, cfg.Interp, threads)}
 	work := benchWork{run: run, clips: len(good), frames: total}
-	times, err := measure(work, &check)
+	tm, err := measure(work, &check)
 	if err != nil {
 		return err
 	}
-	r.summarize(work, times)
+	r.summarize(work, tm)
 	return r.print(bf.asJSON)
 }

@@ -154,11 +154,11 @@ func benchTeacher(bf *benchFlags, preset, spec, configFile string, res int, sh c
 			name, c.Width, c.Layers, c.Patch, c.ReturnLayers, plural(b.B, "clip"), plural(b.T, "frame"), b.Size, c.Resolution, bf.precision)}
 	r.deviceFields(dev)
 	work := benchWork{run: b.Run, clips: b.B, frames: b.B * b.T}
-	times, err := measure(work, bf)
+	tm, err := measure(work, bf)
 	if err != nil {
 		return err
 	}
-	r.summarize(work, times)
+	r.summarize(work, tm)
 	return r.print(bf.asJSON)
 }
 
@@ -184,10 +184,10 @@ func benchStep(bf *benchFlags, name string, cfg stage1.Config, batch int) error 
 			name, m.Dim, m.Depth, m.Frames, m.ImgSize, cfg.MaskRatio, plural(batch, "clip"), bf.precision)}
 	r.deviceFields(dev)
 	work := benchWork{run: sb.Run, clips: batch, frames: batch * m.Frames, flops: sb.FLOPs()}
-	times, err := measure(work, bf)
+	tm, err := measure(work, bf)
 	if err != nil {
 		return err
 	}
-	r.summarize(work, times)
+	r.summarize(work, tm)
 	return r.print(bf.asJSON)
 }

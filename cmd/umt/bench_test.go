@@ -45,6 +45,9 @@ func checkResult(t *testing.T, r benchResult, mode string, iterations, framesPer
 	if !(perUnit > 0) {
 		t.Errorf("throughput per core or GPU %v", perUnit)
 	}
+	if _, ok := processCPU(); ok && r.GPUs == 0 && !(r.ClipsPerCPUS > 0) {
+		t.Errorf("a CPU run reports clips per CPU second %v", r.ClipsPerCPUS)
+	}
 	if r.Machine.Cores <= 0 || r.Machine.CPU == "" || r.Backend == "" || r.Device == "" {
 		t.Errorf("machine %+v, backend %q, device %q: want the CPU, cores and backend named", r.Machine, r.Backend, r.Device)
 	}
