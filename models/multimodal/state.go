@@ -157,3 +157,62 @@ func sortedKeys(sd map[string]*weights.Tensor) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Options are what a stage-2 state dict's shapes do not record: head counts, the input size
+// and frames, the student's return interval and drop path, the temperature's initial value
+// and the MLM probability.
+type Options struct {
+	VisionHeads, TextHeads int
+	ImgSize, Frames        int
+	ReturnInterval         float64 // 0 means 1
+	DropPath               float64
+	TempInit, MLMProb      float64 // 0 means 0.07 and 0.5
+}
+
+// InferConfig reads the architecture of a UMT stage-2 state dict from its shapes (official
+// names) and completes it with o.
+func InferConfig(sd map[string]*weights.Tensor, o Options) (Config, error) {
+	shape := func(name string, dims int) ([]int, error) {
+		t := sd[name]
+		if t == nil || len(t.Shape) != dims {
+			return nil, fmt.Errorf("multimodal: cannot infer the architecture: no %d-D %q", dims, name)
+		}
+		return t.Shape, nil
+	}
+	pe, err := shape(VisionPrefix+"encoder.patch_embed.proj.weight", 5)
+	if err != nil {
+		return Config{}, err
+	}
+	fc1, err := shape(VisionPrefix+"encoder.blocks.0.mlp.fc1.weight", 2)
+	if err != nil {
+		return Config{}, err
+	}
+	dec, err := shape(VisionPrefix+"clip_decoder.0.head.weight", 2)
+	if err != nil {
+		return Config{}, err
+	}
+	vp, err := shape("vision_proj.weight", 2)
+	if err != nil {
+		return Config{}, err
+	}
+	v := vit.Config{ImgSize: o.ImgSize, Patch: pe[3], Frames: o.Frames, Tubelet: pe[2], Dim: pe[0], Heads: o.VisionHeads,
+		MLPRatio: fc1[0] / max(1, pe[0]), ClipDim: dec[0], ReturnInterval: o.ReturnInterval, DropPath: o.DropPath, Stage2: true}
+	for sd[fmt.Sprintf("%sencoder.blocks.%d.norm1.weight", VisionPrefix, v.Depth)] != nil {
+		v.Depth++
+	}
+	for sd[fmt.Sprintf("%sclip_decoder.%d.head.weight", VisionPrefix, v.ReturnLayers)] != nil {
+		v.ReturnLayers++
+	}
+	t, err := bert.InferConfig(sd, bert.UMT, o.TextHeads)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Vision: v, Text: t, EmbedDim: vp[0], TempInit: o.TempInit, MLMProb: o.MLMProb}
+	if c.TempInit == 0 {
+		c.TempInit = 0.07
+	}
+	if c.MLMProb == 0 {
+		c.MLMProb = 0.5
+	}
+	return c, c.Validate()
+}

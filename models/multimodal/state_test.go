@@ -152,3 +152,18 @@ func TestVisionFromStage1LoadsLikeStrictFalse(t *testing.T) {
 		t.Error("a decoder of another width loaded without error")
 	}
 }
+
+// TestInferConfigMatchesManifest: the architecture read from the reference weights' shapes,
+// completed with what shapes do not record, is the configuration the manifest describes.
+func TestInferConfigMatchesManifest(t *testing.T) {
+	r := loadRefModel(t)
+	c := r.cfg
+	got, err := InferConfig(r.sd, Options{VisionHeads: c.Vision.Heads, TextHeads: c.Text.Heads, ImgSize: c.Vision.ImgSize,
+		Frames: c.Vision.Frames, ReturnInterval: c.Vision.ReturnInterval, DropPath: c.Vision.DropPath, TempInit: c.TempInit, MLMProb: c.MLMProb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != c {
+		t.Errorf("inferred %+v\nmanifest %+v", got, c)
+	}
+}
