@@ -195,3 +195,36 @@ func TestStage2BackwardFD(t *testing.T) {
 		})
 	}
 }
+
+// TestUTALossIgnoresTargetScale: UTALoss normalises the teacher features itself, so raw
+// features (the multi_modality teacher's output), unit ones (what prep stores) and any
+// positive rescaling give the same loss.
+func TestUTALossIgnoresTargetScale(t *testing.T) {
+	c := stage2Small
+	be := cpu.New(cpu.Options{Threads: 2})
+	r := rand.New(rand.NewPCG(5, 5))
+	m, err := New(be, c, InitParams(c, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	b := randomBatch(c, r, 2, []int32{1, 4, 9, 17})
+	if err := m.Forward(b, true, 0); err != nil {
+		t.Fatal(err)
+	}
+	unit, err := m.UTALoss(b.Targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := make([]float32, len(b.Targets))
+	for i := range raw {
+		raw[i] = b.Targets[i] * float32(0.5+3*float64(i/c.ClipDim%7))
+	}
+	scaled, err := m.UTALoss(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(unit-scaled) > 1e-6 {
+		t.Errorf("UTA loss %v on unit targets, %v on rescaled ones", unit, scaled)
+	}
+}
