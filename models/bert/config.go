@@ -73,6 +73,21 @@ func (c Config) HeadDim() int { return c.Hidden / c.Heads }
 // Cross reports whether layer l has a cross-attention block (l >= FusionLayer).
 func (c Config) Cross(l int) bool { return l >= c.FusionLayer }
 
+// TextLayers are the layers text mode runs, [0, FusionLayer); FusionLayers the ones fusion mode
+// runs, [FusionLayer, Layers), each with cross-attention.
+func (c Config) TextLayers() []int { return span(0, c.FusionLayer) }
+
+// FusionLayers: see TextLayers.
+func (c Config) FusionLayers() []int { return span(c.FusionLayer, c.Layers) }
+
+func span(lo, hi int) []int {
+	var out []int
+	for l := lo; l < hi; l++ {
+		out = append(out, l)
+	}
+	return out
+}
+
 // hfConfig is the part of a Hugging Face BERT config.json that decides the architecture; the
 // fields that would change the computation beyond Config are checked, the rest ignored.
 type hfConfig struct {

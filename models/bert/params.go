@@ -6,16 +6,12 @@ import (
 	"strings"
 
 	"github.com/umt-dev/umt/internal/splitmix"
+	"github.com/umt-dev/umt/models"
 )
 
-// Param is one trainable tensor inside the model's flat parameter buffer.
-type Param struct {
-	Name  string // xbert BertForMaskedLM state-dict name, e.g. "bert.encoder.layer.3.attention.self.query.weight"
-	Shape []int  // official shape ([out, in] for Linear)
-	Decay bool   // weight decay applies (UMT's optimizer: ≥2-D and not ending in ".bias")
-	Off   int    // first element in the flat buffer
-	Len   int    // number of elements
-}
+// Param is one trainable tensor inside the model's flat parameter buffer, named as xbert's
+// BertForMaskedLM state dict, e.g. "bert.encoder.layer.3.attention.self.query.weight".
+type Param = models.Param
 
 // attnParams locates one attention block (self or cross). The flat layout keeps the query, key
 // and value weights adjacent (decayed group, official order) and so their biases (the other
@@ -81,37 +77,17 @@ func officialOrder(c Config) []Param {
 		Param{Name: "cls.predictions.transform.LayerNorm.weight", Shape: []int{H}},
 		Param{Name: "cls.predictions.transform.LayerNorm.bias", Shape: []int{H}},
 	)
-	for i := range ps {
-		n := 1
-		for _, d := range ps[i].Shape {
-			n *= d
-		}
-		ps[i].Len = n
-		ps[i].Decay = len(ps[i].Shape) > 1 && !strings.HasSuffix(ps[i].Name, ".bias")
-	}
 	return ps
 }
 
-// layout assigns offsets group by group: every decayed tensor first (official order), then the
+// layout assigns offsets group by group (models.Layout): every decayed tensor first, then the
 // rest, so each optimiser group is one contiguous range.
-func layout(c Config) []Param {
-	ps := officialOrder(c)
-	off := 0
-	for _, decay := range []bool{true, false} {
-		for i := range ps {
-			if ps[i].Decay == decay {
-				ps[i].Off = off
-				off += ps[i].Len
-			}
-		}
-	}
-	return ps
-}
+func layout(c Config) []Param { return models.Layout(officialOrder(c)) }
 
 // NumParams is the number of parameter values of a config.
 func (c Config) NumParams() int {
 	n := 0
-	for _, p := range officialOrder(c) {
+	for _, p := range layout(c) {
 		n += p.Len
 	}
 	return n

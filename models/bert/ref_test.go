@@ -47,14 +47,7 @@ func refConfig(s testenv.Stage2) (Config, error) {
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("reference set: %w", err)
 	}
-	var text, fusion []int
-	for l := 0; l < c.Layers; l++ {
-		if c.Cross(l) {
-			fusion = append(fusion, l)
-		} else {
-			text = append(text, l)
-		}
-	}
+	text, fusion := c.TextLayers(), c.FusionLayers()
 	if b.TextLayers != nil && !slices.Equal(b.TextLayers, text) || b.FusionLayers != nil && !slices.Equal(b.FusionLayers, fusion) {
 		return Config{}, fmt.Errorf("reference set: text layers %v and fusion layers %v, but fusion_layer %d of %d gives %v and %v",
 			b.TextLayers, b.FusionLayers, c.FusionLayer, c.Layers, text, fusion)

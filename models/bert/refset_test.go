@@ -75,14 +75,7 @@ type setSpec struct {
 func writeStage2Manifest(t *testing.T, dir string, s setSpec, edit func(bert, top map[string]any)) {
 	t.Helper()
 	c := s.cfg
-	var text, fusion []int
-	for l := 0; l < c.Layers; l++ {
-		if c.Cross(l) {
-			fusion = append(fusion, l)
-		} else {
-			text = append(text, l)
-		}
-	}
+	text, fusion := c.TextLayers(), c.FusionLayers()
 	bert := map[string]any{"hidden": c.Hidden, "layers": c.Layers, "heads": c.Heads, "intermediate": c.Intermediate,
 		"fusion_layer": c.FusionLayer, "vocab": c.Vocab, "max_position_embeddings": c.MaxPosition, "layer_norm_eps": c.Eps,
 		"hidden_act": "gelu", "dropout": 0.0, "encoder_width": c.EncoderWidth, "gradient_checkpointing": true,

@@ -6,16 +6,12 @@ import (
 	"strings"
 
 	"github.com/umt-dev/umt/internal/splitmix"
+	"github.com/umt-dev/umt/models"
 )
 
-// Param is one trainable tensor inside the model's flat parameter buffer.
-type Param struct {
-	Name  string // official state-dict name, e.g. "encoder.blocks.3.attn.qkv.weight"
-	Shape []int  // official shape ([out, in] for Linear, [D, 3, tubelet, P, P] for the Conv3d)
-	Decay bool   // weight decay applies (UMT: ≥2-D and not ending in ".bias")
-	Off   int    // first element in the flat buffer
-	Len   int    // number of elements
-}
+// Param is one trainable tensor inside the model's flat parameter buffer (names such as
+// "encoder.blocks.3.attn.qkv.weight"; the Conv3d's shape is [D, 3, tubelet, P, P]).
+type Param = models.Param
 
 // blockParams are the indices into the layout of one block's tensors.
 type blockParams struct {
@@ -71,33 +67,12 @@ func officialOrder(c Config) []Param {
 	if c.Stage2 {
 		ps = append(ps, Param{Name: "pool_norm.weight", Shape: []int{D}}, Param{Name: "pool_norm.bias", Shape: []int{D}})
 	}
-	for i := range ps {
-		n := 1
-		for _, d := range ps[i].Shape {
-			n *= d
-		}
-		ps[i].Len = n
-		// optim_factory.get_parameter_groups: no decay for 1-D tensors and names ending ".bias".
-		ps[i].Decay = len(ps[i].Shape) > 1 && !strings.HasSuffix(ps[i].Name, ".bias")
-	}
 	return ps
 }
 
 // layout returns the tensors in official order with offsets assigned group by group: all
 // decayed tensors first (in official order), then all others.
-func layout(c Config) []Param {
-	ps := officialOrder(c)
-	off := 0
-	for _, decay := range []bool{true, false} {
-		for i := range ps {
-			if ps[i].Decay == decay {
-				ps[i].Off = off
-				off += ps[i].Len
-			}
-		}
-	}
-	return ps
-}
+func layout(c Config) []Param { return models.Layout(officialOrder(c)) }
 
 func buildIndex(c Config, ps []Param) index {
 	at := map[string]int{}
