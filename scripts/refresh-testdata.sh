@@ -10,13 +10,13 @@ if [[ ! -d "$shared/refdata/umt" || ! -d "$shared/testdata/videos" ]]; then
   exit 1
 fi
 # Reference tensors from the official PyTorch code: the stage-1 files are small and copied
-# whole; of the stage-2 set (about 30 MB) the tests need the weights and the video batch only, so
-# the image batch, the retrieval and the AdamW-step files stay behind (UMT_REFDATA=../shared/...
+# whole; of the stage-2 set (about 30 MB) the tests need the weights and the video and image
+# batches, so the retrieval and the AdamW-step files stay behind (UMT_REFDATA=../shared/...
 # runs the same tests on all of them).
 rm -rf "$root/testdata/refdata/umt"
 mkdir -p "$root/testdata/refdata"
 cp -r "$shared/refdata/umt" "$root/testdata/refdata/umt"
-for f in stage2_tiny_image_io stage2_retrieval stage2_adamw_step; do
+for f in stage2_retrieval stage2_adamw_step; do
   rm -f "$root/testdata/refdata/umt/$f.safetensors" "$root/testdata/refdata/umt/$f.json"
 done
 # The video corpus: every manifest entry is checked by the tests, so the whole corpus

@@ -93,7 +93,7 @@ func loadRef(t testing.TB) refSet {
 	for _, kind := range s.Batches {
 		path := filepath.Join(dir, refIOPrefix+kind+"_io.safetensors")
 		if _, err := os.Stat(path); os.IsNotExist(err) {
-			t.Logf("%s batch: %s is not in this set (the project's lean copy keeps the video batch)", kind, filepath.Base(path))
+			t.Logf("%s batch: %s is not in this set", kind, filepath.Base(path))
 			continue
 		}
 		io, err := weightstest.Read(path)
