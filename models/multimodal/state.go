@@ -216,3 +216,14 @@ func InferConfig(sd map[string]*weights.Tensor, o Options) (Config, error) {
 	}
 	return c, c.Validate()
 }
+
+// EncodeState is State as safetensors bytes (the caller writes them atomically, e.g. with
+// transforms/storage.WriteFile): the official multi_modality model loads it with
+// load_state_dict(strict=False), which leaves only its clip_teacher.* untouched.
+func EncodeState(c Config, f Flat, meta map[string]string) ([]byte, error) {
+	sd, err := State(c, f)
+	if err != nil {
+		return nil, err
+	}
+	return weights.Marshal(sd, meta)
+}

@@ -16,7 +16,7 @@ import (
 // multi_modality names and shapes of the reference weights file, apart from the CLIP teacher
 // (clip_teacher.*, not part of this model: its features are inputs) and the fixed sinusoid
 // tables (const.*, not in the official state dict); temp is 0-d as the nn.Parameter is (the
-// file stores it as [1]). Reading the export back gives the same parameters bit for bit.
+// file stores it as [1]). Encoding the export and reading it back gives the same parameters bit for bit.
 func TestStateNamesAndShapesMatchReference(t *testing.T) {
 	r := loadRefModel(t)
 	sd, err := State(r.cfg, r.flat)
@@ -56,11 +56,15 @@ func TestStateNamesAndShapesMatchReference(t *testing.T) {
 			t.Errorf("%s differs from the reference buffer", PositionIDs)
 		}
 	}
-	back := map[string]*weights.Tensor{}
-	for i := range sd {
-		back[sd[i].Name] = &sd[i]
+	raw, err := EncodeState(r.cfg, r.flat, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	f, err := FromState(r.cfg, back)
+	file, err := weights.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := FromState(r.cfg, file.Tensors)
 	if err != nil {
 		t.Fatal(err)
 	}
