@@ -7,6 +7,7 @@ import (
 
 	"github.com/umt-dev/umt/internal/splitmix"
 	"github.com/umt-dev/umt/kernels"
+	"github.com/umt-dev/umt/models"
 	"github.com/umt-dev/umt/models/bert"
 	"github.com/umt-dev/umt/models/umt"
 	"github.com/umt-dev/umt/models/vit"
@@ -221,4 +222,62 @@ func InitHeads(c Config, seed uint64) []float32 {
 		}
 	}
 	return flat
+}
+
+// Embeddings are the evaluation-path outputs of a batch (umt.py encode_vision(test=True),
+// encode_text and the projections, as tasks/retrieval_utils.py uses them).
+type Embeddings struct {
+	Tokens []float32 // vision: [B·N, D] all tokens after the final norm (the ITM memory); text: [B·L, H]
+	Pooled []float32 // vision: [B·P, D] pool_norm of per-frame means (keep_temporal); text: [B, H] the CLS rows
+	Proj   []float32 // [B·P, E] vision_proj, or [B, E] text_proj
+}
+
+// EmbedVision runs the encoder without a mask or drop path on b (every token, KeepTemporal for
+// per-frame vectors as the retrieval evaluation does) and projects the pooled vectors.
+func (m *Model) EmbedVision(b vit.Batch) (Embeddings, error) {
+	if err := m.Vision.Forward(b, false, 0); err != nil {
+		return Embeddings{}, err
+	}
+	c := m.Cfg
+	rows := m.Vision.Pooled().Len() / c.Vision.Dim
+	proj := m.be.Alloc(rows * c.EmbedDim)
+	defer m.be.Free(proj)
+	models.Linear(m.be, proj, m.Vision.Pooled(), m.hw(m.hx.vpW), m.hw(m.hx.vpB), rows, c.Vision.Dim, c.EmbedDim)
+	var e Embeddings
+	var err error
+	for _, x := range []struct {
+		dst *[]float32
+		src kernels.Buf
+	}{{&e.Tokens, m.Vision.VisionEmbeds()}, {&e.Pooled, m.Vision.Pooled()}, {&e.Proj, proj}} {
+		*x.dst = make([]float32, x.src.Len())
+		if err = m.be.Download(*x.dst, x.src); err != nil {
+			return Embeddings{}, err
+		}
+	}
+	return e, nil
+}
+
+// EmbedText runs text mode on B captions of L tokens and projects their CLS rows.
+func (m *Model) EmbedText(ids, mask []int32, B, L int) (Embeddings, error) {
+	c := m.Cfg
+	H, E := c.Text.Hidden, c.EmbedDim
+	tp, err := m.Text.Text(bert.Text{B: B, L: L, IDs: ids, Mask: mask})
+	if err != nil {
+		return Embeddings{}, err
+	}
+	defer tp.Close()
+	e := Embeddings{Tokens: make([]float32, B*L*H)}
+	if err := m.be.Download(e.Tokens, tp.Out()); err != nil {
+		return Embeddings{}, err
+	}
+	for b := 0; b < B; b++ {
+		e.Pooled = append(e.Pooled, e.Tokens[b*L*H:b*L*H+H]...)
+	}
+	cls, proj := m.be.Alloc(B*H), m.be.Alloc(B*E)
+	defer m.be.Free(cls)
+	defer m.be.Free(proj)
+	m.be.Upload(cls, e.Pooled)
+	models.Linear(m.be, proj, cls, m.hw(m.hx.tpW), m.hw(m.hx.tpB), B, H, E)
+	e.Proj = make([]float32, B*E)
+	return e, m.be.Download(e.Proj, proj)
 }
