@@ -25,10 +25,14 @@ type textFlags struct {
 	format     string
 	csvSep     string
 	rows       int
+	weights    string // text encoder: run it on every caption when set
+	heads      int
+	device     string
+	threads    int
 }
 
 func init() {
-	defaults := textFlags{tokenizer: "hf:bert-base-uncased", maxTextLen: 32, preText: true}
+	defaults := textFlags{tokenizer: "hf:bert-base-uncased", maxTextLen: 32, preText: true, device: "cpu"}
 	var f textFlags
 	register(&Command{
 		Path:  "inspect text",
@@ -47,11 +51,22 @@ directory holding vocab.txt, or a vocab.txt path or URI. --json prints one JSON 
 tokenizer (spec, vocab_sha256, vocab_size, max_text_len, pre_text), "captions" (index, caption,
 text after pre_text, wordpieces before the cut, ids, mask, cut) and "summary".
 
+--weights runs the text encoder (text mode: embeddings and the layers below fusion_layer, as
+UMT's text_embeds) on each caption and prints its [CLS] hidden state, the pooled text feature
+UMT projects for VTC: its norm, mean, std and first values in the table, every value in --json
+("cls"). It takes hf:owner/name (e.g. hf:bert-base-uncased), a Hugging Face model directory
+(config.json + model.safetensors), or a safetensors file: a Hugging Face BERT or a UMT stage-2
+checkpoint (text_encoder.*), its architecture read from the shapes (--heads when no config.json
+says; default hidden/64).
+
 Examples:
   umt inspect text "A man is playing a guitar on the street."
   umt inspect text --tokenizer testdata/refdata/umt/bert-base-uncased --max-text-len 16 "Two dogs run!" "Café crème"
   umt inspect text --manifest gs://my-bucket/webvid/train.json --rows 1000 --json
-  umt inspect text --pre-text=false --tokenizer hf:google-bert/bert-large-uncased "[MASK] is sitting"`,
+  umt inspect text --pre-text=false --tokenizer hf:google-bert/bert-large-uncased "[MASK] is sitting"
+  umt inspect text --weights hf:bert-base-uncased "A man is playing a guitar."
+  umt inspect text --weights testdata/refdata/umt/stage2_tiny_weights.safetensors --heads 4 \
+      --tokenizer testdata/refdata/umt/bert-base-uncased --json "A dog runs."`,
 		Flags: func(fs *flag.FlagSet) {
 			f = defaults // each run starts from the defaults, not the previous run's values
 			fs.StringVar(&f.tokenizer, "tokenizer", f.tokenizer, "vocab: hf:NAME, a Hugging Face model directory holding vocab.txt, or a vocab.txt path or URI")
@@ -62,6 +77,10 @@ Examples:
 			fs.StringVar(&f.format, "format", "", "manifest format json|jsonl|csv|parquet (default: from the file name)")
 			fs.StringVar(&f.csvSep, "csv-sep", "", `CSV separator (default ","; "\t" for .tsv)`)
 			fs.IntVar(&f.rows, "rows", 0, "with --manifest: only its first N entries (0: all)")
+			fs.StringVar(&f.weights, "weights", "", "text encoder to run on each caption: hf:NAME, a Hugging Face model directory, or a safetensors file (HF BERT or UMT stage-2 checkpoint)")
+			fs.IntVar(&f.heads, "heads", 0, "with --weights and no config.json: attention heads (default hidden/64)")
+			fs.StringVar(&f.device, "device", f.device, "with --weights: compute backend cpu (the float32 reference), auto, cuda or cuda:N")
+			fs.IntVar(&f.threads, "threads", 0, "with --weights: CPU threads (default: all)")
 		},
 		Exec: func(args []string) error {
 			switch {
@@ -75,6 +94,8 @@ Examples:
 				return usagef("--rows must be ≥ 0")
 			case f.manifest == "" && (f.rows != 0 || f.format != "" || f.csvSep != ""):
 				return usagef("--rows, --format and --csv-sep apply to --manifest")
+			case f.weights == "" && (f.heads != 0 || f.threads != 0):
+				return usagef("--heads and --threads apply to --weights")
 			}
 			return inspectText(context.Background(), f, args)
 		},
@@ -83,14 +104,15 @@ Examples:
 
 // textRow is one caption as the text encoder receives it.
 type textRow struct {
-	Index      int64    `json:"index"`
-	Caption    string   `json:"caption"`
-	Text       string   `json:"text"`            // what was tokenized: the caption after pre_text, or the caption
-	Wordpieces []string `json:"wordpieces"`      // every wordpiece, before the cut to max_text_len − 1
-	IDs        []int32  `json:"ids"`             // [CLS] + kept wordpieces + [PAD]…, length max_text_len
-	Mask       []int    `json:"mask"`            // ints, not bytes, so JSON shows 1 and 0
-	Cut        int      `json:"cut"`             // wordpieces dropped by the cut
-	Err        string   `json:"error,omitempty"` // a manifest entry that could not be read
+	Index      int64     `json:"index"`
+	Caption    string    `json:"caption"`
+	Text       string    `json:"text"`            // what was tokenized: the caption after pre_text, or the caption
+	Wordpieces []string  `json:"wordpieces"`      // every wordpiece, before the cut to max_text_len − 1
+	IDs        []int32   `json:"ids"`             // [CLS] + kept wordpieces + [PAD]…, length max_text_len
+	Mask       []int     `json:"mask"`            // ints, not bytes, so JSON shows 1 and 0
+	Cut        int       `json:"cut"`             // wordpieces dropped by the cut
+	CLS        *clsState `json:"cls,omitempty"`   // with --weights: the text encoder's [CLS] output
+	Err        string    `json:"error,omitempty"` // a manifest entry that could not be read
 }
 
 // textSummary describes a run over many captions.
@@ -185,11 +207,18 @@ func inspectText(ctx context.Context, f textFlags, args []string) error {
 		return err
 	}
 	tok := text.NewTokenizer(v)
+	var enc *textEncoder
+	if f.weights != "" {
+		if enc, err = openTextEncoder(ctx, f, v.Size()); err != nil {
+			return err
+		}
+		defer enc.close()
+	}
 	var out textPrinter = &textTable{w: bufio.NewWriter(stdout), tok: tok}
 	if f.asJSON {
 		out = &textJSON{w: bufio.NewWriter(stdout)}
 	}
-	if err := out.begin(f, v); err != nil {
+	if err := out.begin(f, v, enc); err != nil {
 		return err
 	}
 	var sum textSummary
@@ -197,6 +226,11 @@ func inspectText(ctx context.Context, f textFlags, args []string) error {
 		r := textRow{Index: index, Caption: caption, Err: rowErr}
 		if rowErr == "" {
 			r = tokenizeRow(tok, f, index, caption)
+			if enc != nil {
+				if r.CLS, err = enc.cls(r.IDs, r.Mask); err != nil {
+					return fmt.Errorf("caption %d: %w", index, err)
+				}
+			}
 		}
 		sum.add(r, text.UnkToken)
 		return out.row(r)
@@ -209,7 +243,7 @@ func inspectText(ctx context.Context, f textFlags, args []string) error {
 
 // textPrinter writes the tokenizer header, one entry per caption, and the summary.
 type textPrinter interface {
-	begin(f textFlags, v *text.Vocab) error
+	begin(f textFlags, v *text.Vocab, enc *textEncoder) error
 	row(r textRow) error
 	end(s textSummary) error
 }
@@ -220,13 +254,23 @@ type textJSON struct {
 	count int
 }
 
-func (p *textJSON) begin(f textFlags, v *text.Vocab) error {
+func (p *textJSON) begin(f textFlags, v *text.Vocab, enc *textEncoder) error {
 	head, err := json.Marshal(map[string]any{"spec": f.tokenizer, "vocab_sha256": v.SHA256(), "vocab_size": v.Size(),
 		"max_text_len": f.maxTextLen, "pre_text": f.preText})
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(p.w, "{\"tokenizer\":%s,\"captions\":[", head)
+	if _, err = fmt.Fprintf(p.w, "{\"tokenizer\":%s,", head); err != nil {
+		return err
+	}
+	if enc != nil {
+		e, err := json.Marshal(enc.describe())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(p.w, "\"text_encoder\":%s,", e)
+	}
+	_, err = p.w.WriteString("\"captions\":[")
 	return err
 }
 
@@ -260,9 +304,14 @@ type textTable struct {
 	tok *text.Tokenizer
 }
 
-func (p *textTable) begin(f textFlags, v *text.Vocab) error {
+func (p *textTable) begin(f textFlags, v *text.Vocab, enc *textEncoder) error {
 	_, err := fmt.Fprintf(p.w, "tokenizer %s (vocab %d tokens, sha256 %s), max_text_len %d, pre_text %v\n",
 		f.tokenizer, v.Size(), v.SHA256(), f.maxTextLen, f.preText)
+	if err == nil && enc != nil {
+		d := enc.describe()
+		_, err = fmt.Fprintf(p.w, "text encoder %s (%s): hidden %d, text layers %d of %d (fusion_layer %d), heads %d, on %s\n",
+			d.Spec, d.Source, d.Config.Hidden, d.Config.FusionLayer, d.Config.Layers, d.Config.FusionLayer, d.Config.Heads, d.Backend)
+	}
 	return err
 }
 
@@ -302,7 +351,19 @@ func (p *textTable) row(r textRow) error {
 	if r.Cut > 0 {
 		fmt.Fprintf(p.w, "    cut: %d of %d wordpieces dropped (--max-text-len %d keeps %d)\n", r.Cut, len(r.Wordpieces), len(r.IDs), len(r.IDs)-1)
 	}
+	if c := r.CLS; c != nil {
+		first := c.Values[:min(6, len(c.Values))]
+		fmt.Fprintf(p.w, "    cls: norm %.4f, mean %.4f, std %.4f, first %s\n", c.Norm, c.Mean, c.Std, fmtFloats(first))
+	}
 	return nil
+}
+
+func fmtFloats(v []float32) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.4f", x)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }
 
 func (p *textTable) end(s textSummary) error {
