@@ -3,6 +3,11 @@ package multimodal
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sort"
+
+	"github.com/umt-dev/umt/models"
+	"github.com/umt-dev/umt/models/bert"
 )
 
 // ITCScores is the retrieval evaluation's contrastive score matrix i2t [Nv, Nt]
@@ -42,4 +47,137 @@ func ITCScores(v []float32, Nv, P int, t []float32, Nt, E int) ([]float64, error
 		}
 	}
 	return out, nil
+}
+
+// TopK returns the indices of the k largest of row, largest first (torch.topk; equal values
+// keep ascending index order).
+func TopK(row []float64, k int) []int {
+	idx := make([]int, len(row))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
+	return idx[:min(k, len(idx))]
+}
+
+// NotScored fills the re-ranked score matrices outside each query's top k
+// (retrieval_utils.py: torch.full(..., -100.0)).
+const NotScored = -100.0
+
+// ITMScores re-ranks an ITC matrix i2t [Nv, Nt] as the evaluation does: each video's top-k
+// texts and each text's top-k videos get itm_head's match logit (column 1) of the fusion of
+// the text's tokens with all of the video's tokens (an all-ones memory); every other entry is
+// NotScored. vision holds EmbedVision's Tokens [Nv·N, D], text EmbedText's Tokens [Nt·L, H]
+// with their masks [Nt·L]. It returns i2t [Nv, Nt] and t2i [Nt, Nv].
+func (m *Model) ITMScores(vision []float32, N int, text []float32, mask []int32, L int, i2t []float64, Nv, Nt, k int) ([]float64, []float64, error) {
+	c := m.Cfg
+	D, H := c.Vision.Dim, c.Text.Hidden
+	if len(vision) != Nv*N*D || len(text) != Nt*L*H || len(mask) != Nt*L || len(i2t) != Nv*Nt || k <= 0 {
+		return nil, nil, fmt.Errorf("multimodal: ITM scores need vision [Nv·N, D] = %d, text [Nt·L, H] = %d, masks %d, i2t %d and k > 0 (got %d, %d, %d, %d)",
+			Nv*N*D, Nt*L*H, Nt*L, Nv*Nt, len(vision), len(text), len(mask), len(i2t))
+	}
+	type pair struct{ v, t int }
+	var pairs []pair
+	for v := 0; v < Nv; v++ {
+		for _, t := range TopK(i2t[v*Nt:(v+1)*Nt], k) {
+			pairs = append(pairs, pair{v, t})
+		}
+	}
+	nI2T := len(pairs)
+	for t := 0; t < Nt; t++ {
+		col := make([]float64, Nv)
+		for v := range col {
+			col[v] = i2t[v*Nt+t]
+		}
+		for _, v := range TopK(col, k) {
+			pairs = append(pairs, pair{v, t})
+		}
+	}
+	P := len(pairs)
+	s := scratch{be: m.be}
+	defer s.free()
+	vRows, tRows, cRows := make([]int32, P), make([]int32, P), make([]int32, P)
+	pm := make([]int32, 0, P*L)
+	for i, p := range pairs {
+		vRows[i], tRows[i], cRows[i] = int32(p.v), int32(p.t), int32(i*L)
+		pm = append(pm, mask[p.t*L:(p.t+1)*L]...)
+	}
+	vis, txt := s.alloc(P*N*D), s.alloc(P*L*H)
+	m.be.GatherRows(vis, s.up(vision), s.index(vRows), N*D)
+	m.be.GatherRows(txt, s.up(text), s.index(tRows), L*H)
+	fp, err := m.Text.Fusion(txt, pm, P, L, bert.Vision{N: N, Tokens: vis})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fp.Close()
+	cls, logits := s.alloc(P*H), s.alloc(P*2)
+	m.be.GatherRows(cls, fp.Out(), s.index(cRows), H)
+	models.Linear(m.be, logits, cls, m.hw(m.hx.itmW), m.hw(m.hx.itmB), P, H, 2)
+	lg := make([]float32, P*2)
+	if err := m.be.Download(lg, logits); err != nil {
+		return nil, nil, err
+	}
+	outI2T, outT2I := make([]float64, Nv*Nt), make([]float64, Nt*Nv)
+	for i := range outI2T {
+		outI2T[i] = NotScored
+	}
+	for i := range outT2I {
+		outT2I[i] = NotScored
+	}
+	for i, p := range pairs {
+		if i < nI2T {
+			outI2T[p.v*Nt+p.t] = float64(lg[2*i+1])
+		} else {
+			outT2I[p.t*Nv+p.v] = float64(lg[2*i+1])
+		}
+	}
+	return outI2T, outT2I, nil
+}
+
+// Ranks are itm_eval's ranks: for query q, the best position of any of its ground-truth
+// candidates gt[q] in the candidates sorted by descending score, where equal scores put the
+// higher index first (numpy's stable argsort, reversed). scores is [Nq, Nc].
+func Ranks(scores []float64, Nq, Nc int, gt [][]int) ([]int, error) {
+	if len(scores) != Nq*Nc || len(gt) != Nq {
+		return nil, fmt.Errorf("multimodal: ranks of a [%d, %d] matrix with %d values and %d ground-truth lists", Nq, Nc, len(scores), len(gt))
+	}
+	out := make([]int, Nq)
+	for q := 0; q < Nq; q++ {
+		row := scores[q*Nc : (q+1)*Nc]
+		order := make([]int, Nc)
+		for i := range order {
+			order[i] = Nc - 1 - i
+		}
+		sort.SliceStable(order, func(a, b int) bool { return row[order[a]] > row[order[b]] })
+		best := -1
+		for pos, c := range order {
+			if slices.Contains(gt[q], c) {
+				best = pos
+				break
+			}
+		}
+		if best < 0 {
+			return nil, fmt.Errorf("multimodal: query %d has no ground truth among %d candidates", q, Nc)
+		}
+		out[q] = best
+	}
+	return out, nil
+}
+
+// Recall is itm_eval's metrics of one direction: 100·fraction of ranks below 1, 5, 10 and
+// their mean, each rounded to 2 decimals as the official code reports them (the mean is taken
+// before rounding).
+func Recall(ranks []int) (r1, r5, r10, mean float64) {
+	frac := func(n int) float64 {
+		c := 0
+		for _, r := range ranks {
+			if r < n {
+				c++
+			}
+		}
+		return 100 * float64(c) / float64(len(ranks))
+	}
+	a, b, d := frac(1), frac(5), frac(10)
+	round := func(x float64) float64 { return math.RoundToEven(x*100) / 100 }
+	return round(a), round(b), round(d), round((a + b + d) / 3)
 }

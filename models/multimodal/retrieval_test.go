@@ -1,9 +1,9 @@
 package multimodal
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"testing"
 
 	"github.com/umt-dev/umt/models/vit"
@@ -67,32 +67,101 @@ func TestEvalPathMatchesReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAct(t, "ret.i2t_emb", i2t, io.get(t, "ret.i2t_emb", Nv, Nt).F32)
-	topk := func(row []float64, k int) []int64 {
-		idx := make([]int64, len(row))
-		for i := range idx {
-			idx[i] = int64(i)
+	t2i := make([]float64, Nt*Nv)
+	for v := 0; v < Nv; v++ {
+		for tx := 0; tx < Nt; tx++ {
+			t2i[tx*Nv+v] = i2t[v*Nt+tx]
 		}
-		sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
-		return idx[:k]
 	}
 	want := io.get(t, "ret.i2t_topk_idx")
 	k := want.Shape[1]
-	var got []int64
+	var got []int
 	for v := 0; v < Nv; v++ {
-		got = append(got, topk(i2t[v*Nt:(v+1)*Nt], k)...)
+		got = append(got, TopK(i2t[v*Nt:(v+1)*Nt], k)...)
 	}
-	if !slices.Equal(got, want.I64) {
-		t.Errorf("i2t top-%d %v, reference %v", k, got, want.I64)
-	}
+	checkInts(t, "ret.i2t_topk_idx", got, want.I64)
 	got = got[:0]
 	for tx := 0; tx < Nt; tx++ {
-		col := make([]float64, Nv)
-		for v := range col {
-			col[v] = i2t[v*Nt+tx]
+		got = append(got, TopK(t2i[tx*Nv:(tx+1)*Nv], k)...)
+	}
+	checkInts(t, "ret.t2i_topk_idx", got, io.get(t, "ret.t2i_topk_idx", Nt, k).I64)
+
+	// ITM re-ranking: compare the filled entries (absolute, the README's 8.3e-7 figure) and
+	// the -100 fill exactly.
+	itmI2T, itmT2I, err := m.ITMScores(ve.Tokens, N, te.Tokens, toI32(io.get(t, "ret.text_atts", Nt, L).I64), L, i2t, Nv, Nt, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkITM(t, "ret.i2t_itm", itmI2T, io.get(t, "ret.i2t_itm", Nv, Nt).F32)
+	checkITM(t, "ret.t2i_itm", itmT2I, io.get(t, "ret.t2i_itm", Nt, Nv).F32)
+
+	// itm_eval: ranks and metrics of both score kinds.
+	txt2img := io.get(t, "ret.txt2img", Nt).I64
+	img2txt := io.get(t, "ret.img2txt")
+	gtV, gtT := make([][]int, Nv), make([][]int, Nt)
+	for v := 0; v < Nv; v++ {
+		for _, x := range img2txt.I64[v*img2txt.Shape[1] : (v+1)*img2txt.Shape[1]] {
+			if x >= 0 {
+				gtV[v] = append(gtV[v], int(x))
+			}
 		}
-		got = append(got, topk(col, k)...)
 	}
-	if w := io.get(t, "ret.t2i_topk_idx", Nt, k).I64; !slices.Equal(got, w) {
-		t.Errorf("t2i top-%d %v, reference %v", k, got, w)
+	for tx := range gtT {
+		gtT[tx] = []int{int(txt2img[tx])}
 	}
+	var side struct {
+		Metrics map[string]map[string]float64 `json:"metrics"`
+	}
+	data, err := os.ReadFile(filepath.Join(r.dir, "stage2_retrieval.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &side); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []struct {
+		name, prefix string
+		i2t, t2i     []float64
+	}{{"itm", "test/", itmI2T, itmT2I}, {"emb", "test_emb/", i2t, t2i}} {
+		rt, err := Ranks(kind.i2t, Nv, Nt, gtV)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ri, err := Ranks(kind.t2i, Nt, Nv, gtT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkInts(t, "ret.ranks."+kind.name+".txt", rt, io.get(t, "ret.ranks."+kind.name+".txt", Nv).I64)
+		checkInts(t, "ret.ranks."+kind.name+".img", ri, io.get(t, "ret.ranks."+kind.name+".img", Nt).I64)
+		tr1, tr5, tr10, tm := Recall(rt)
+		ir1, ir5, ir10, im := Recall(ri)
+		got := map[string]float64{"txt_r1": tr1, "txt_r5": tr5, "txt_r10": tr10, "txt_r_mean": tm, "img_r1": ir1, "img_r5": ir5, "img_r10": ir10, "img_r_mean": im}
+		want, ok := side.Metrics[kind.prefix]
+		if !ok {
+			t.Fatalf("stage2_retrieval.json has no metrics %q", kind.prefix)
+		}
+		for key, g := range got {
+			if w, ok := want[key]; !ok || w != g {
+				t.Errorf("%s%s = %v, reference %v", kind.prefix, key, g, w)
+			}
+		}
+	}
+}
+
+// checkITM compares a re-ranked matrix: the NotScored fill exactly, the filled entries within
+// 1e-4 of their largest magnitude.
+func checkITM(t *testing.T, name string, got []float64, want []float32) {
+	t.Helper()
+	var g []float64
+	var w []float32
+	for i := range want {
+		if (want[i] == NotScored) != (got[i] == NotScored) {
+			t.Errorf("%s[%d] = %v, reference %v: a different entry was re-scored", name, i, got[i], want[i])
+			return
+		}
+		if want[i] != NotScored {
+			g, w = append(g, got[i]), append(w, want[i])
+		}
+	}
+	checkAct(t, name+" (filled entries)", g, w)
 }

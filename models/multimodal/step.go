@@ -48,14 +48,14 @@ type scratch struct {
 	bufs []kernels.Buf
 }
 
-func (s *scratch) narrow(n int) kernels.Buf {
+func (s *scratch) alloc(n int) kernels.Buf {
 	b := s.be.Alloc(n)
 	s.bufs = append(s.bufs, b)
 	return b
 }
 
 func (s *scratch) up(v []float32) kernels.Buf {
-	b := s.narrow(len(v))
+	b := s.alloc(len(v))
 	s.be.Upload(b, v)
 	return b
 }
@@ -171,7 +171,7 @@ func (st *step) vision() error {
 	uta, err := m.Vision.UTALoss(st.b.Targets)
 	st.loss.UTA = uta
 	D := m.Cfg.Vision.Dim
-	st.dVE, st.dPool = st.s.narrow(st.B*st.nv*D), st.s.narrow(st.B*D)
+	st.dVE, st.dPool = st.s.alloc(st.B*st.nv*D), st.s.alloc(st.B*D)
 	return err
 }
 
@@ -189,9 +189,9 @@ func (st *step) text() error {
 	for i := range rows {
 		rows[i] = int32(i * L)
 	}
-	st.clsIdx, st.cls = st.s.index(rows), st.s.narrow(B*H)
+	st.clsIdx, st.cls = st.s.index(rows), st.s.alloc(B*H)
 	m.be.GatherRows(st.cls, tp.Out(), st.clsIdx, H)
-	st.dText = st.s.narrow(B * L * H)
+	st.dText = st.s.alloc(B * L * H)
 	if st.tr != nil {
 		st.tr.TextEmbeds, err = st.downloadF(tp.Out())
 	}
@@ -203,7 +203,7 @@ func (st *step) text() error {
 func (st *step) vtc() error {
 	m, B, c := st.m, st.B, st.m.Cfg
 	D, H, E, hx := c.Vision.Dim, c.Text.Hidden, c.EmbedDim, m.hx
-	vp, tp := st.s.narrow(B*E), st.s.narrow(B*E)
+	vp, tp := st.s.alloc(B*E), st.s.alloc(B*E)
 	models.Linear(m.be, vp, m.Vision.Pooled(), m.hw(hx.vpW), m.hw(hx.vpB), B, D, E)
 	models.Linear(m.be, tp, st.cls, m.hw(hx.tpW), m.hw(hx.tpB), B, H, E)
 	v, err := st.downloadD(vp)
@@ -223,7 +223,7 @@ func (st *step) vtc() error {
 		st.tr.VisionProj, st.tr.TextProj, st.tr.Sim = v, t, r.Sim
 	}
 	models.LinearGrad(m.be, st.dPool, st.s.up(narrow(r.DV)), m.Vision.Pooled(), m.hw(hx.vpW), m.hg(hx.vpW), m.hg(hx.vpB), B, D, E)
-	dCLS := st.s.narrow(B * H)
+	dCLS := st.s.alloc(B * H)
 	models.LinearGrad(m.be, dCLS, st.s.up(narrow(r.DT)), st.cls, m.hw(hx.tpW), m.hg(hx.tpW), m.hg(hx.tpB), B, H, E)
 	m.be.ScatterAddRows(st.dText, dCLS, st.clsIdx, H)
 	m.be.Add(m.hg(hx.temp), m.hg(hx.temp), st.s.up([]float32{float32(r.DTemp)}))
@@ -259,7 +259,7 @@ func (st *step) vtm() error {
 		mask3 = append(mask3, st.b.Mask[int(tRows[s])*L:int(tRows[s]+1)*L]...)
 	}
 	tIdx, vIdx, cIdx := st.s.index(tRows), st.s.index(vRows), st.s.index(cRows)
-	text3, vis3 := st.s.narrow(3*B*L*H), st.s.narrow(3*B*nv*D)
+	text3, vis3 := st.s.alloc(3*B*L*H), st.s.alloc(3*B*nv*D)
 	m.be.GatherRows(text3, st.tp.Out(), tIdx, L*H)
 	m.be.GatherRows(vis3, m.Vision.VisionEmbeds(), vIdx, nv*D)
 	fp, err := m.Text.Fusion(text3, mask3, 3*B, L, bert.Vision{N: nv, Tokens: vis3})
@@ -267,7 +267,7 @@ func (st *step) vtm() error {
 		return err
 	}
 	st.closer = append(st.closer, fp.Close)
-	itmIn, logitsB := st.s.narrow(3*B*H), st.s.narrow(3*B*2)
+	itmIn, logitsB := st.s.alloc(3*B*H), st.s.alloc(3*B*2)
 	m.be.GatherRows(itmIn, fp.Out(), cIdx, H)
 	models.Linear(m.be, logitsB, itmIn, m.hw(hx.itmW), m.hw(hx.itmB), 3*B, H, 2)
 	logits, err := st.downloadD(logitsB)
@@ -288,7 +288,7 @@ func (st *step) vtm() error {
 			return err
 		}
 	}
-	dItm, dF := st.s.narrow(3*B*H), st.s.narrow(3*B*L*H)
+	dItm, dF := st.s.alloc(3*B*H), st.s.alloc(3*B*L*H)
 	models.LinearGrad(m.be, dItm, st.s.up(narrow(dLogits)), itmIn, m.hw(hx.itmW), m.hg(hx.itmW), m.hg(hx.itmB), 3*B, H, 2)
 	m.be.ScatterRows(dF, dItm, cIdx, H)
 	if err := fp.Backward(dF); err != nil {
