@@ -41,10 +41,18 @@ type benchFlags struct {
 	asJSON                      bool
 }
 
-func (b *benchFlags) declare(fs *flag.FlagSet) {
-	fs.StringVar(&b.device, "device", "auto", "compute backend: auto (the GPU when one works, else the CPU), cpu, cuda or cuda:N")
-	fs.StringVar(&b.precision, "precision", "fp32", "GEMM precision on a GPU: fp32, tf32 or bf16 (the CPU computes in float32)")
-	fs.IntVar(&b.threads, "threads", 0, "CPU threads (0 = all cores)")
+// declare declares the common flags; cpuOnly is for decode, which runs on the CPU whatever
+// the device (FFmpeg software decoding) and has no GEMM.
+func (b *benchFlags) declare(fs *flag.FlagSet, cpuOnly bool) {
+	b.precision = "fp32"
+	if cpuOnly {
+		fs.StringVar(&b.device, "device", "auto", "auto or cpu: decoding runs on the CPU (FFmpeg software decoding)")
+		fs.IntVar(&b.threads, "threads", 0, "decode workers, one clip each at a time (0 = one per core)")
+	} else {
+		fs.StringVar(&b.device, "device", "auto", "compute backend: auto (the GPU when one works, else the CPU), cpu, cuda or cuda:N")
+		fs.StringVar(&b.precision, "precision", "fp32", "GEMM precision on a GPU: fp32, tf32 or bf16 (the CPU computes in float32)")
+		fs.IntVar(&b.threads, "threads", 0, "CPU threads (0 = all cores)")
+	}
 	fs.IntVar(&b.warmup, "warmup", 1, "untimed iterations first (workspace allocation, caches)")
 	fs.IntVar(&b.iterations, "iterations", 0, "timed iterations (0 = as many as --duration allows, at least one)")
 	fs.DurationVar(&b.duration, "duration", 10*time.Second, "time to spend on timed iterations when --iterations is 0")

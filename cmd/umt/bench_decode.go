@@ -40,7 +40,7 @@ Examples:
   umt bench decode --threads 1 testdata/videos/real/*.mp4
   umt bench decode --input manifest.jsonl --frames 16 --size 224 --duration 30s --json`,
 		Flags: func(fs *flag.FlagSet) {
-			bf.declare(fs)
+			bf.declare(fs, true)
 			def := video.DefaultSampleConfig()
 			fs.StringVar(&input, "input", "", "a manifest (.json, .jsonl, .csv, .parquet) or one video; more videos may follow as arguments (default: "+sampleManifest+")")
 			fs.StringVar(&sampler, "sampler", def.Sampler, "frame sampler: middle, rand, segment, fpsN or at:t1,t2,...")

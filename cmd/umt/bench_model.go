@@ -38,7 +38,7 @@ Examples:
   umt bench teacher --config b16 --device cuda --precision bf16 --batch 16 --duration 30s
   umt bench teacher --teacher hf:openai/clip-vit-base-patch16 --threads 8`,
 		Flags: func(fs *flag.FlagSet) {
-			tf.declare(fs)
+			tf.declare(fs, false)
 			fs.StringVar(&config, "config", "", "training preset whose teacher to time, with random weights: tiny, b16 (ViT-B/16) or l16 (ViT-L/14) (default b16; not with --teacher)")
 			fs.StringVar(&teacher, "teacher", "", "teacher weights instead of a preset: hf:NAME, a Hugging Face model directory or a safetensors file")
 			fs.StringVar(&teacherConfig, "teacher-config", "", "config for a --teacher weights file: HF config.json or clip.Config JSON")
@@ -78,7 +78,7 @@ Examples:
   umt bench step --config b16 --batch 64 --device cuda --precision bf16 --json
   umt bench step --config b16 --set model.depth=6 --threads 2`,
 		Flags: func(fs *flag.FlagSet) {
-			sf.declare(fs)
+			sf.declare(fs, false)
 			fs.StringVar(&stepConfig, "config", "b16", "training config: a preset name (tiny, b16, l16) or a JSON file")
 			sets = nil
 			fs.Var(&sets, "set", "override one config field: key=value, JSON names dotted into objects (model.depth=6); repeatable")
