@@ -41,12 +41,17 @@ func objectEntry(where string, raw []byte) entry {
 		return e
 	}
 	if v, ok := obj["caption"]; ok && !isNull(v) {
-		s, err := jsonString(v)
+		caps, err := jsonCaptions(v)
 		if err != nil {
-			e.err = "caption must be a string (prep stores one caption per clip; write one entry per caption): " + err.Error()
+			e.err = "caption must be a string or a list of strings (all the captions of one clip): " + err.Error()
 			return e
 		}
-		e.caption = s
+		if len(caps) > 0 {
+			e.caption = caps[0]
+		}
+		if len(caps) > 1 {
+			e.extraCaptions = caps[1:]
+		}
 	}
 	if v, ok := obj["label"]; ok && !isNull(v) {
 		s, err := jsonScalar(v)
@@ -70,6 +75,34 @@ func objectEntry(where string, raw []byte) entry {
 		}
 	}
 	return e
+}
+
+// jsonCaptions reads a caption: a string, or a list of strings (MSR-VTT style: every caption of
+// one clip). Empty captions are dropped; an empty list is no caption.
+func jsonCaptions(v json.RawMessage) ([]string, error) {
+	t := bytes.TrimSpace(v)
+	if len(t) == 0 || t[0] != '[' {
+		s, err := jsonString(v)
+		if err != nil || s == "" {
+			return nil, err
+		}
+		return []string{s}, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(t, &items); err != nil {
+		return nil, err
+	}
+	var caps []string
+	for i, it := range items {
+		s, err := jsonString(it)
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %v", i, err)
+		}
+		if s != "" {
+			caps = append(caps, s)
+		}
+	}
+	return caps, nil
 }
 
 func isNull(v json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(v), []byte("null")) }

@@ -37,11 +37,16 @@ func TestFormats(t *testing.T) {
 		{"json numeric label and span", JSON, `[{"video":"v.mp4","label":7,"start":1.5,"end":3}]`, []Row{
 			{Index: 0, URI: "/r/v.mp4", Label: "7", Start: 1.5, End: 3},
 		}},
-		{"json bad elements stay rows", JSON, `[1, {"caption":"no path"}, {"video":"v.mp4","caption":["a","b"]}, {"video":"w.mp4"}]`, []Row{
+		{"json bad elements stay rows", JSON, `[1, {"caption":"no path"}, {"video":"v.mp4","caption":["a",2]}, {"video":"w.mp4"}]`, []Row{
 			{Index: 0, Err: "entry 0: not a JSON object: json: cannot unmarshal number into Go value of type map[string]json.RawMessage"},
 			{Index: 1, Caption: "no path", Err: "entry 1: no video path (give uri, path, video or image)"},
-			{Index: 2, Err: `entry 2: caption must be a string (prep stores one caption per clip; write one entry per caption): got ["a","b"]`},
+			{Index: 2, Err: `entry 2: caption must be a string or a list of strings (all the captions of one clip): item 1: got 2`},
 			{Index: 3, URI: "/r/w.mp4"},
+		}},
+		{"caption lists are one clip's captions", JSON, `[{"video":"v.mp4","caption":["a man cooks","","someone is cooking"]}, {"video":"w.mp4","caption":[]}, {"video":"x.mp4","caption":["one"]}]`, []Row{
+			{Index: 0, URI: "/r/v.mp4", Caption: "a man cooks", ExtraCaptions: []string{"someone is cooking"}},
+			{Index: 1, URI: "/r/w.mp4"},
+			{Index: 2, URI: "/r/x.mp4", Caption: "one"},
 		}},
 		{"jsonl", JSONL, "{\"uri\":\"gs://b/v.mp4\",\"caption\":\"c\",\"label\":\"run\",\"start\":0,\"end\":2}\n\n{\"path\":\"rel.webm\",\"end\":null}\r\n{\"uri\":\"x.mp4\",\"start\":3,\"end\":1}\nnot json\n", []Row{
 			{Index: 0, URI: "gs://b/v.mp4", Caption: "c", Label: "run", End: 2},

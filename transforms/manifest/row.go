@@ -17,7 +17,10 @@ type Row struct {
 	// URI is the resolved location of the video: an absolute local path, gs://… or http(s)://….
 	URI     string `json:"uri"`
 	Caption string `json:"caption,omitempty"` // empty when the manifest has none
-	Label   string `json:"label,omitempty"`   // empty when the manifest has none; numbers become their decimal text
+	// ExtraCaptions are the clip's further captions when the manifest gives a caption list
+	// (UMT JSON and JSONL: "caption": ["a", "b"]); Caption is the first.
+	ExtraCaptions []string `json:"extra_captions,omitempty"`
+	Label         string   `json:"label,omitempty"` // empty when the manifest has none; numbers become their decimal text
 	// Start and End restrict sampling to [Start, End] seconds of the video; End 0 means "to the end".
 	Start float64 `json:"start,omitempty"`
 	End   float64 `json:"end,omitempty"`
@@ -37,6 +40,7 @@ type entry struct {
 	where          string // "line 3", "entry 7": for messages
 	uri            string
 	caption, label string
+	extraCaptions  []string // captions after the first (a caption list)
 	start, end     float64
 	image          bool
 	err            string // a parse problem already found
@@ -51,7 +55,7 @@ type resolver struct {
 // row validates e and resolves its path; problems become Row.Err. Every string of the row is
 // valid UTF-8 (see text.go).
 func (r *resolver) row(e entry) Row {
-	row := Row{Index: r.index, Caption: e.caption, Label: e.label, Start: e.start, End: e.end, Image: e.image}
+	row := Row{Index: r.index, Caption: e.caption, ExtraCaptions: e.extraCaptions, Label: e.label, Start: e.start, End: e.end, Image: e.image}
 	r.index++
 	cleanText(&row, e.where)
 	bad := func(format string, a ...any) Row {

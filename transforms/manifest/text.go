@@ -112,10 +112,17 @@ func quoteText(s string) string {
 // cleanText makes a row's caption and label valid UTF-8: it replaces invalid bytes with U+FFFD,
 // adds their number to r.TextReplaced, and notes where they were in r.BadText.
 func cleanText(r *Row, where string) {
-	for _, f := range []struct {
+	fields := []struct {
 		name string
 		s    *string
-	}{{"caption", &r.Caption}, {"label", &r.Label}} {
+	}{{"caption", &r.Caption}, {"label", &r.Label}}
+	for i := range r.ExtraCaptions {
+		fields = append(fields, struct {
+			name string
+			s    *string
+		}{"caption", &r.ExtraCaptions[i]})
+	}
+	for _, f := range fields {
 		fixed, n := ReplaceInvalid(*f.s)
 		if n == 0 {
 			continue

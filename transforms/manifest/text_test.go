@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -46,7 +47,7 @@ func TestNonUTF8TextBecomesValidRows(t *testing.T) {
 				checkValid(t, r)
 				bad := r.BadText
 				r.BadText = ""
-				if r != want[i] {
+				if !reflect.DeepEqual(r, want[i]) {
 					t.Errorf("row %d:\n got %+v\nwant %+v", i, r, want[i])
 				}
 				if (want[i].TextReplaced > 0) != (bad != "") {
