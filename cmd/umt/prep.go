@@ -60,7 +60,10 @@ Manifests: UMT JSON lists ([{"video": path, "caption": text}]; "image" entries a
 clips: use --frames 1 for image corpora, or --on-missing=pad to repeat them), CSV path,label (Kinetics style,
 or with a header naming uri,caption,label,start,end), JSONL and Parquet with uri, caption, label,
 start, end. Relative paths are resolved against --root (default: the manifest's directory).
-Text that is not UTF-8 never fails a job: a file name keeps its bytes (stored as a
+A caption may be a list (UMT JSON/JSONL "caption": ["a", "b"], MSR-VTT style): the clip stores
+all of them. With --tokenizer, each caption is tokenized once (BERT WordPiece, [CLS] + wordpieces,
+no [SEP], --max-text-len ids) into caption_ids/caption_mask, the vocabulary's sha256 in the
+provenance. Text that is not UTF-8 never fails a job: a file name keeps its bytes (stored as a
 percent-encoded file:// URI), a caption or label gets U+FFFD for each bad byte (see
 --on-bad-text).
 Sources and outputs: local paths or gs://; manifests also https://.
@@ -87,6 +90,8 @@ Examples:
       --size 64 --frames 4
   umt prep --input k400/train.csv --root /data/k400 --output /data/k400-umt \
       --teacher hf:openai/clip-vit-base-patch16 --layout visible:2
+  umt prep --input webvid/anno.json --output /data/webvid-umt --tokenizer hf:bert-base-uncased \
+      --teacher hf:openai/clip-vit-base-patch16 --max-text-len 32
   umt prep --phase=frames --input k400/train.csv --root /data/k400 --output /data/k400-frames
   umt prep --phase=teacher --input /data/k400-frames --output /data/k400-umt \
       --teacher hf:openai/clip-vit-base-patch16 --device cuda
@@ -119,6 +124,9 @@ Examples:
 			fs.StringVar(&c.OnMissing, "on-missing", c.OnMissing, `frames a damaged file cannot give: "fail" the clip or "pad" with the nearest frame`)
 			fs.StringVar(&c.OnCorrupt, "on-corrupt", c.OnCorrupt, `a sampled frame FFmpeg decoded from damaged data: "fail" the clip as corrupt or "keep" it (counted in the report)`)
 			fs.StringVar(&c.OnBadText, "on-bad-text", c.OnBadText, `a caption or label that is not UTF-8: "replace" each bad byte with U+FFFD (counted in the report) or "fail" only that row (bad_text)`)
+			fs.StringVar(&c.Tokenizer, "tokenizer", "", "tokenize captions with this BERT WordPiece vocabulary (vocab.txt, a Hugging Face model directory, a URI, or hf:bert-base-uncased) and store caption_ids/caption_mask; default: store the raw captions only")
+			fs.IntVar(&c.MaxTextLen, "max-text-len", c.MaxTextLen, "ids per caption with --tokenizer: [CLS] + up to N-1 wordpieces, [PAD] after (UMT's max_txt_l)")
+			fs.BoolVar(&c.PreText, "pre-text", c.PreText, "with --tokenizer, clean captions with UMT's pre_text first (lower-case, punctuation removed), as the official datasets do")
 			fs.StringVar(&c.Layout, "layout", c.Layout, "stored teacher tokens: visible:M (union of M semantic masks) or full")
 			fs.Float64Var(&c.MaskRatio, "mask-ratio", c.MaskRatio, "UMT's mask ratio; visible tokens per frame = HW - int(HW*ratio)")
 			fs.StringVar(&c.ManifestFormat, "format", "", "manifest format json|jsonl|csv|parquet (default: from the file name)")
@@ -188,7 +196,7 @@ func runPrep(args []string) error {
 // dataset other than the one the command line describes.
 func phaseFlags(phase string, visitSet func(func(*flag.Flag))) error {
 	ignored := map[string][]string{
-		prep.PhaseTeacher: {"frames", "size", "sampler", "interp", "seed", "on-missing", "on-corrupt", "on-bad-text", "format", "root", "csv-sep", "deadline"},
+		prep.PhaseTeacher: {"frames", "size", "sampler", "interp", "seed", "on-missing", "on-corrupt", "on-bad-text", "format", "root", "csv-sep", "deadline", "tokenizer", "max-text-len", "pre-text"},
 		prep.PhaseFrames:  {"teacher", "teacher-config", "teacher-resolution", "teacher-layers", "teacher-interval", "teacher-name", "layout", "mask-ratio", "batch-clips", "threads", "device"},
 	}[phase]
 	var set []string

@@ -10,6 +10,7 @@ import (
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/manifest"
 	"github.com/umt-dev/umt/transforms/shard"
+	"github.com/umt-dev/umt/transforms/text"
 	"github.com/umt-dev/umt/transforms/video"
 )
 
@@ -54,6 +55,12 @@ type Config struct {
 	// Device picks the teacher's compute backend: cpu, cuda, cuda:N, or auto (the GPU when one
 	// works, else the CPU, with the reason logged). "" means cpu.
 	Device string
+
+	// Tokenizer names the WordPiece vocabulary captions are tokenized with (a vocab.txt, a
+	// Hugging Face model directory, a URI, or hf:NAME); "" stores no caption tokens.
+	Tokenizer  string
+	MaxTextLen int  // L: ids per caption ([CLS] + at most L−1 wordpieces); UMT's max_txt_l is 32
+	PreText    bool // clean captions with UMT's pre_text before tokenizing (as the official datasets do)
 }
 
 // Plan is a prep job Prepare has resolved; it is serialised into the DoFns. Its Config is the
@@ -67,6 +74,26 @@ type Plan struct {
 	Input         schemas.Provenance // PhaseTeacher: the provenance of the frames dataset read
 	TeacherLayers []int32            // the teacher blocks whose outputs are stored, ascending
 	RunID         string             // unique id of this run; keys per-process caches of its DoFns
+	// Vocab is the tokenizer's vocab.txt (Provenance.Text names it): carried in the plan so
+	// workers need no hub or network to tokenize.
+	Vocab []byte
+}
+
+// tokenizer builds the plan's tokenizer (nil when the dataset stores no caption tokens) and
+// checks its vocabulary is the one the provenance names.
+func (p Plan) tokenizer() (*text.Tokenizer, error) {
+	t := p.Provenance.Text
+	if t == nil {
+		return nil, nil
+	}
+	v, err := text.ParseVocab(p.Vocab)
+	if err != nil {
+		return nil, fmt.Errorf("the plan's vocabulary: %w", err)
+	}
+	if v.SHA256() != t.VocabSHA256 {
+		return nil, fmt.Errorf("the plan's vocabulary has sha256 %s, the provenance says %s", v.SHA256(), t.VocabSHA256)
+	}
+	return text.NewTokenizer(v), nil
 }
 
 // Namespace is the Beam metrics namespace of prep's counters and distributions.
@@ -82,6 +109,7 @@ const (
 func Defaults() Config {
 	return Config{
 		Frames: 8, Size: 224, Sampler: video.SamplerMiddle, Interp: "bicubic", OnMissing: "fail", OnCorrupt: "fail", OnBadText: BadTextReplace,
+		MaxTextLen: 32, PreText: true,
 		Layout: "visible:1", MaskRatio: 0.8, BatchClips: 4, GroupClips: 256,
 		TargetBytes: 512 << 20, Compression: shard.CompressLZ4, Deadline: 2 * time.Minute,
 	}
@@ -148,6 +176,9 @@ func (c Config) Validate() error {
 	case "", BadTextReplace, BadTextFail:
 	default:
 		bad("--on-bad-text %q: use replace (keep the row with U+FFFD for each byte that is not UTF-8) or fail (fail only that row, as %s)", c.OnBadText, schemas.ClassBadText)
+	}
+	if c.Tokenizer != "" && (c.MaxTextLen < 2 || c.MaxTextLen > 4096) {
+		bad("--max-text-len %d: want 2..4096 ([CLS] and at least one wordpiece); UMT uses 32", c.MaxTextLen)
 	}
 	if len([]rune(c.CSVSep)) > 1 {
 		bad("--csv_sep must be one character, got %q", c.CSVSep)

@@ -12,7 +12,8 @@ import (
 
 // TestPadAndKeepAreCounted runs prep over every damaged corpus entry (and a few whole files)
 // with --on-missing=pad and --on-corrupt=keep: truncated and concealed-damage files become
-// rows, every other class stays a failure, ok + failed == rows, and the report's padded and
+// rows that store their padded and damaged frame counts, every other class stays a failure,
+// ok + failed == rows, and the report's padded and
 // damaged frame counts equal what sampling each clip directly gives. The default run
 // (TestEndToEnd) writes no padded and no damaged frame.
 func TestPadAndKeepAreCounted(t *testing.T) {
@@ -27,6 +28,7 @@ func TestPadAndKeepAreCounted(t *testing.T) {
 	t.Log(rep.Summary())
 	var padded, damaged, skipped, ok int64
 	rowsByClass := map[string]int{}
+	_, rows, _ := datasetContents(t, out) // by clip id
 	for _, e := range entries {
 		uri := filepath.Join(root, e.Path)
 		a, b := e.Span()
@@ -41,6 +43,9 @@ func TestPadAndKeepAreCounted(t *testing.T) {
 		}
 		ok++
 		rowsByClass[e.Expect]++
+		if r := rows[id]; r.PaddedFrames != int32(c.Padded) || r.DamagedFrames != int32(c.Damaged) {
+			t.Errorf("%s: the row stores %d padded and %d damaged frames; sampling gives %d and %d", e.Path, r.PaddedFrames, r.DamagedFrames, c.Padded, c.Damaged)
+		}
 		padded += int64(c.Padded)
 		damaged += int64(c.Damaged)
 		skipped += int64(c.DamagedSkipped)

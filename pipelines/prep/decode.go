@@ -9,7 +9,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/manifest"
 	"github.com/umt-dev/umt/transforms/storage"
+	"github.com/umt-dev/umt/transforms/text"
 	"github.com/umt-dev/umt/transforms/video"
 )
 
@@ -34,6 +36,7 @@ type decodeFn struct {
 	warned    beam.Counter
 	decodeMS  beam.Distribution
 	decodeFPS beam.Distribution
+	tokenizer *text.Tokenizer // nil when the dataset stores no caption tokens
 }
 
 func (f *decodeFn) Setup(ctx context.Context) error {
@@ -51,7 +54,8 @@ func (f *decodeFn) Setup(ctx context.Context) error {
 		return fmt.Errorf("opening the output %s: %w", f.Cfg.Output, err)
 	}
 	f.store = st
-	return nil
+	f.tokenizer, err = f.Cfg.tokenizer()
+	return err
 }
 
 func (f *decodeFn) Teardown() {
@@ -113,7 +117,11 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 	f.decodeFPS.Update(ctx, int64(c.FramesDecoded))
 	f.frames.Inc(ctx, int64(len(c.PTS)))
 	f.bytes.Inc(ctx, int64(len(c.Frames)))
-	emit(Decoded{Work: w, Frames: c.Frames, FramePTS: c.PTS, FrameTimeS: c.TimeS})
+	d := Decoded{Work: w, Frames: c.Frames, FramePTS: c.PTS, FrameTimeS: c.TimeS, Padded: int32(c.Padded), Damaged: int32(c.Damaged)}
+	if t := f.Cfg.Provenance.Text; t != nil {
+		d.CaptionIDs, d.CaptionMsk = f.tokenizer.Captions(captions(w.Row), t.MaxLen, t.PreText)
+	}
+	emit(d)
 	return nil
 }
 
@@ -132,12 +140,21 @@ func alreadyStaged(ctx context.Context, st storage.Store, c Plan, w Work, staged
 	return ok, nil
 }
 
+// captions are a manifest row's captions, the first then the rest.
+func captions(r manifest.Row) []string {
+	if r.Caption == "" {
+		return nil
+	}
+	return append([]string{r.Caption}, r.ExtraCaptions...)
+}
+
 // repeatFrame pads an image's single frame to T identical frames (image entries with
-// --on_missing=pad in a T-frame dataset), each at time 0.
+// --on-missing=pad in a T-frame dataset), each at time 0; the T−1 copies count as padded.
 func repeatFrame(c *video.Clip, T int) {
 	if T <= 1 || len(c.PTS) != 1 {
 		return
 	}
+	c.Padded += T - 1
 	one := c.Frames
 	c.Frames = make([]byte, 0, T*len(one))
 	for range T {

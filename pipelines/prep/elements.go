@@ -55,6 +55,10 @@ type Decoded struct {
 	Frames     []byte // [T, S, S, 3]
 	FramePTS   []int64
 	FrameTimeS []float64
+	Padded     int32   // frames repeating a neighbour (--on-missing=pad)
+	Damaged    int32   // damaged frames kept (--on-corrupt=keep)
+	CaptionIDs []int32 // [C, L] with a tokenizer, else nil
+	CaptionMsk []uint8 // [C, L]
 }
 
 // GroupResult is what a group writer committed.

@@ -87,7 +87,7 @@ func (f *dedupeFn) ProcessElement(ctx context.Context, id string, rows func(*man
 	for _, d := range all[1:] {
 		f.dups.Inc(ctx, 1)
 		item(groupOf(d.Index, f.Cfg.GroupClips), Work{Row: d, ClipID: id, Attempt: 1}.failed(schemas.ClassDuplicate, schemas.StageReadManifest,
-			"the same clip (uri, span and sampler) as manifest row "+itoa(first.Index)+"; it is stored once"))
+			"the same clip (uri, span and sampler) as manifest row "+itoa(first.Index)+"; it is stored once (give several captions of one clip as a caption list in one entry)"))
 	}
 	w := Work{Row: first, ClipID: id, Attempt: 1}
 	if f.resume.settled(ctx, &w, anyFailure, item) {

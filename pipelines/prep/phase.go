@@ -89,8 +89,9 @@ func (f *stageFramesFn) ProcessElement(ctx context.Context, d Decoded, item func
 func clipBase(d Decoded) schemas.ClipRow {
 	row := schemas.ClipRow{
 		ClipID: d.Work.ClipID, SourceURI: d.Work.Row.URI, SpanStartS: d.Work.Row.Start, SpanEndS: d.Work.Row.End,
-		Caption: d.Work.Row.Caption, Label: d.Work.Row.Label,
+		Caption: d.Work.Row.Caption, Label: d.Work.Row.Label, ExtraCaptions: d.Work.Row.ExtraCaptions,
 		FramePTS: d.FramePTS, FrameTimeS: d.FrameTimeS, Frames: d.Frames,
+		PaddedFrames: d.Padded, DamagedFrames: d.Damaged, CaptionIDs: d.CaptionIDs, CaptionMask: d.CaptionMsk,
 	}
 	if row.SpanEndS < row.SpanStartS { // "to the end" from a start: record the last frame's time
 		for _, t := range row.FrameTimeS {
@@ -237,8 +238,10 @@ func (f *loadFramesFn) ProcessElement(ctx context.Context, w Work, emit func(Dec
 	}
 	row = row.Clone() // the row aliases the dataset's cached batch
 	w.Row.URI, w.Row.Start, w.Row.End, w.Row.Caption, w.Row.Label = row.SourceURI, row.SpanStartS, row.SpanEndS, row.Caption, row.Label
+	w.Row.ExtraCaptions = row.ExtraCaptions
 	f.frames.Inc(ctx, int64(len(row.FramePTS)))
-	emit(Decoded{Work: w, Frames: row.Frames, FramePTS: row.FramePTS, FrameTimeS: row.FrameTimeS})
+	emit(Decoded{Work: w, Frames: row.Frames, FramePTS: row.FramePTS, FrameTimeS: row.FrameTimeS,
+		Padded: row.PaddedFrames, Damaged: row.DamagedFrames, CaptionIDs: row.CaptionIDs, CaptionMsk: row.CaptionMask})
 	return nil
 }
 

@@ -2,6 +2,7 @@ package prep
 
 import (
 	"context"
+	"github.com/umt-dev/umt/internal/testenv"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -59,11 +60,13 @@ func datasetContents(t *testing.T, uri string) (schemas.Provenance, map[string]s
 func TestTwoPhaseEqualsOnePass(t *testing.T) {
 	m, root := smallSet(t, 4)
 	tmp := t.TempDir()
+	vocab := filepath.Join(testenv.RefData(t), "bert-base-uncased")
 	one := tinyConfig(t, m, root, filepath.Join(tmp, "one"))
+	one.Tokenizer = vocab // caption tokens made in the frames phase travel through the teacher phase
 	oneRep := mustRun(t, one)
 
 	frames := tinyConfig(t, m, root, filepath.Join(tmp, "frames"))
-	frames.Phase, frames.Teacher = PhaseFrames, ""
+	frames.Phase, frames.Teacher, frames.Tokenizer = PhaseFrames, "", vocab
 	framesRep := mustRun(t, frames)
 	if framesRep.Phase != PhaseFrames || framesRep.Rows != oneRep.Rows || framesRep.OK != oneRep.OK || framesRep.Failed != oneRep.Failed || !framesRep.Accounted {
 		t.Fatalf("frames phase report: phase %s rows %d ok %d failed %d; one pass rows %d ok %d failed %d",
@@ -108,6 +111,15 @@ func TestTwoPhaseEqualsOnePass(t *testing.T) {
 		if got := rowsF[id]; !reflect.DeepEqual(got, base) {
 			t.Errorf("clip %s: the frames row differs from the one-pass row's frames", id)
 		}
+		if want.Caption == "" || len(want.CaptionIDs) != p1.Text.MaxLen {
+			t.Errorf("clip %s: caption %q with %d token ids, want one caption of %d", id, want.Caption, len(want.CaptionIDs), p1.Text.MaxLen)
+		}
+	}
+
+	retok := teach
+	retok.Tokenizer = vocab
+	if _, err := Prepare(context.Background(), retok); err == nil || !strings.Contains(err.Error(), "--tokenizer") {
+		t.Errorf("the teacher phase took a --tokenizer: %v", err)
 	}
 
 	want := indexOf(t, teach.Output)

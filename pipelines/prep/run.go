@@ -20,11 +20,13 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/umt-dev/umt/models/clip"
+	"github.com/umt-dev/umt/models/weights"
 	"github.com/umt-dev/umt/runners"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/manifest"
 	"github.com/umt-dev/umt/transforms/shard"
 	"github.com/umt-dev/umt/transforms/storage"
+	"github.com/umt-dev/umt/transforms/text"
 )
 
 // ReportName is the run report written at the dataset root (not part of the index).
@@ -90,6 +92,9 @@ func Prepare(ctx context.Context, cfg Config) (Plan, error) {
 			return Plan{}, err
 		}
 	}
+	if err := prepareText(ctx, &plan); err != nil {
+		return Plan{}, err
+	}
 	plan.Provenance.SchemaVersion = schemas.ClipSchemaVersion // in the staging and group names: no mixing of versions
 	if err := plan.Provenance.Validate(); err != nil {
 		return Plan{}, err
@@ -137,6 +142,31 @@ func prepareTeacher(ctx context.Context, plan *Plan) error {
 	if plan.Phase == PhaseTeacher { // the frames were sampled by the first phase: its settings hold
 		plan.Provenance.Sampler = plan.Input.Sampler
 		plan.Provenance.Extra = map[string]string{"frames_dataset": plan.Manifest}
+	}
+	return nil
+}
+
+// prepareText reads the tokenizer's vocabulary into the plan and names it in the provenance.
+// The teacher phase tokenizes nothing: its rows keep the frames dataset's tokens, so it takes
+// that dataset's tokenizer.
+func prepareText(ctx context.Context, plan *Plan) error {
+	if plan.Phase == PhaseTeacher {
+		if plan.Tokenizer != "" {
+			return fmt.Errorf("--tokenizer: the teacher phase keeps the frames dataset's caption tokens; tokenize in the frames phase (--phase=frames --tokenizer %s)", plan.Tokenizer)
+		}
+		plan.Provenance.Text = plan.Input.Text
+		return nil
+	}
+	if plan.Tokenizer == "" {
+		return nil
+	}
+	v, err := text.LoadVocab(ctx, plan.Tokenizer, text.VocabOptions{Hub: &weights.Hub{}})
+	if err != nil {
+		return fmt.Errorf("--tokenizer: %w", err)
+	}
+	plan.Vocab = v.Bytes()
+	plan.Provenance.Text = &schemas.TextProvenance{
+		Tokenizer: plan.Tokenizer, VocabSHA256: v.SHA256(), VocabSize: v.Size(), MaxLen: plan.MaxTextLen, PreText: plan.PreText,
 	}
 	return nil
 }

@@ -32,7 +32,8 @@ type Vocab struct {
 	tokens []string
 	ids    map[string]int32
 	sha    string
-	maxKey int // the longest token, in bytes
+	raw    []byte // the file, for carrying it to workers (Bytes)
+	maxKey int    // the longest token, in bytes
 
 	// Special token ids.
 	Pad, Unk, Cls, Sep, Mask int32
@@ -122,7 +123,7 @@ func ParseVocab(data []byte) (*Vocab, error) {
 		return nil, errors.New("vocab is not UTF-8 text")
 	}
 	sum := sha256.Sum256(data)
-	v := &Vocab{sha: hex.EncodeToString(sum[:])}
+	v := &Vocab{sha: hex.EncodeToString(sum[:]), raw: data}
 	text := string(data)
 	for len(text) > 0 {
 		i := strings.IndexAny(text, "\r\n")
@@ -160,6 +161,9 @@ func ParseVocab(data []byte) (*Vocab, error) {
 	}
 	return v, nil
 }
+
+// Bytes is the vocab file as read (ParseVocab of it gives the same vocabulary). Do not modify.
+func (v *Vocab) Bytes() []byte { return v.raw }
 
 // SHA256 is the hex sha256 of the vocab file's bytes.
 func (v *Vocab) SHA256() string { return v.sha }
