@@ -69,7 +69,7 @@ func synthRows(c multimodal.Config, B, T, L int, seed uint64) (schemas.Provenanc
 	return p, rows
 }
 
-func newTrainer(t *testing.T, c multimodal.Config, lr float64) (*Trainer, *cpu.Backend) {
+func newTrainer(t testing.TB, c multimodal.Config, lr float64) (*Trainer, *cpu.Backend) {
 	t.Helper()
 	be := cpu.New(cpu.Options{Threads: 2})
 	m, err := multimodal.New(be, c, multimodal.Flat{Vision: vit.InitParams(c.Vision, 1), Text: bert.InitParams(c.Text, 2), Heads: multimodal.InitHeads(c, 3)})
