@@ -33,21 +33,9 @@ func runChain(t *testing.T, be kernels.Trainer, c fdCase, flat []float32) chainR
 	defer be.Free(vis)
 	be.Upload(vis, c.vis)
 	m.ZeroGrads()
-	tp, err := m.Text(c.txt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Close()
-	fp, err := m.Fusion(tp.Out(), c.txt.Mask, c.txt.B, c.txt.L, Vision{N: c.N, Tokens: vis, Mask: c.visMask})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fp.Close()
-	mp, err := m.MLM(fp.Out(), c.txt.B, c.txt.L, c.labels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mp.Close()
+	ch := c.forward(t, m, vis)
+	defer ch.close()
+	tp, fp, mp := ch.tp, ch.fp, ch.mp
 	r := chainResult{out: make([]float32, fp.Out().Len()), loss: mp.Loss()}
 	if err := be.Download(r.out, fp.Out()); err != nil {
 		t.Fatal(err)

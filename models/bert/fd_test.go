@@ -68,25 +68,41 @@ func dot(be *cpu.Backend, b kernels.Buf, w []float32) float64 {
 	return s
 }
 
+// chain is the case's MLM path run forward: text mode, fusion over the vision tokens, head.
+type chain struct {
+	tp, fp *Pass
+	mp     *MLMPass
+}
+
+func (c fdCase) forward(t *testing.T, m *Model, vis kernels.Buf) chain {
+	t.Helper()
+	var ch chain
+	var err error
+	if ch.tp, err = m.Text(c.txt); err != nil {
+		t.Fatal(err)
+	}
+	if ch.fp, err = m.Fusion(ch.tp.Out(), c.txt.Mask, c.txt.B, c.txt.L, Vision{N: c.N, Tokens: vis, Mask: c.visMask}); err != nil {
+		t.Fatal(err)
+	}
+	if ch.mp, err = m.MLM(ch.fp.Out(), c.txt.B, c.txt.L, c.labels); err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func (ch chain) close() {
+	ch.mp.Close()
+	ch.fp.Close()
+	ch.tp.Close()
+}
+
 // run computes the loss; with grad it also back-propagates into the model's Grads and returns
 // the gradient with respect to the vision tokens.
 func (c fdCase) run(t *testing.T, m *Model, be *cpu.Backend, vis kernels.Buf, grad bool) (float64, []float32) {
 	t.Helper()
-	tp, err := m.Text(c.txt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Close()
-	fp, err := m.Fusion(tp.Out(), c.txt.Mask, c.txt.B, c.txt.L, Vision{N: c.N, Tokens: vis, Mask: c.visMask})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fp.Close()
-	mp, err := m.MLM(fp.Out(), c.txt.B, c.txt.L, c.labels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mp.Close()
+	ch := c.forward(t, m, vis)
+	defer ch.close()
+	tp, fp, mp := ch.tp, ch.fp, ch.mp
 	loss := mp.Loss() + dot(be, fp.Out(), c.R) + dot(be, tp.Out(), c.S)
 	if !grad {
 		return loss, nil
