@@ -12,4 +12,7 @@
 //     model's three flat buffers with the official grouping (1-D tensors and ".bias" exempt;
 //     the 0-d temp decayed); optim.WarmupCosine is the per-iteration LambdaLR multiplier.
 //   - Trainer.TrainStep runs one step with draws that are a pure function of (seed, step).
+//   - Trainer.Save writes model.safetensors (the official multi_modality state dict),
+//     optim.safetensors (exp_avg.<name>, exp_avg_sq.<name>) and, last, state.json (step, seed,
+//     schedule, config, checksums); Resume continues bit for bit.
 package stage2
