@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/umt-dev/umt/internal/mmap"
@@ -41,14 +40,7 @@ func WriteFailures(ctx context.Context, store storage.Store, key string, rows []
 		return FileInfo{}, err
 	}
 	defer sw.Abort()
-	fw, err := ipc.NewFileWriter(sw, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
-	if err != nil {
-		return FileInfo{}, err
-	}
-	if err := fw.Write(rec); err != nil {
-		return FileInfo{}, err
-	}
-	if err := fw.Close(); err != nil {
+	if err := writeRecordFile(sw, rec, mem); err != nil {
 		return FileInfo{}, err
 	}
 	data, release, err := mmap.File(sw.StagedPath())

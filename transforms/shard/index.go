@@ -13,7 +13,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/umt-dev/umt/internal/mmap"
@@ -333,14 +332,7 @@ func writeClips(ctx context.Context, store storage.Store, ids []string, owner []
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	var buf bytes.Buffer
-	fw, err := ipc.NewFileWriter(&buf, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
-	if err != nil {
-		return FileInfo{}, err
-	}
-	if err := fw.Write(rec); err != nil {
-		return FileInfo{}, err
-	}
-	if err := fw.Close(); err != nil {
+	if err := writeRecordFile(&buf, rec, mem); err != nil {
 		return FileInfo{}, err
 	}
 	sha := hashBytes(buf.Bytes())

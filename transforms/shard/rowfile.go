@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/umt-dev/umt/schemas"
@@ -19,14 +18,7 @@ func EncodeRow(p schemas.Provenance, row schemas.ClipRow) ([]byte, error) {
 	}
 	defer rec.Release()
 	var buf bytes.Buffer
-	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(rec.Schema()))
-	if err != nil {
-		return nil, err
-	}
-	if err := w.Write(rec); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
+	if err := writeRecordFile(&buf, rec, memory.DefaultAllocator); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
