@@ -3,8 +3,10 @@ package prep
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -164,4 +166,64 @@ func readDataset(t *testing.T, out string) (map[string]schemas.ClipRow, []schema
 		t.Fatal(err)
 	}
 	return rows, fails
+}
+
+// TestCommandLinePathsThatAreNotUTF8: a manifest, a video root, an output and a teacher under
+// directories whose names are not UTF-8 (old archives, Latin-1 mounts) work as given: the plan
+// carries them as file:// URIs (Beam's JSON would turn the bytes into U+FFFD), and the dataset
+// lands at the exact bytes of --output.
+func TestCommandLinePathsThatAreNotUTF8(t *testing.T) {
+	c := newBadTextCase(t)
+	base := filepath.Join(t.TempDir(), "archiv\xe9")
+	root := filepath.Join(base, "vid\xe9os")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"good.mp4", "latin.mp4"} {
+		data, err := os.ReadFile(filepath.Join(c.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	teacherSrc, err := os.ReadFile(filepath.Join(testenv.RefData(t), "teacher_tiny_openai.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	teacher := filepath.Join(base, "lehrer\xfc.safetensors")
+	if err := os.WriteFile(teacher, teacherSrc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	man := filepath.Join(base, "liste\xe9.csv")
+	if err := os.WriteFile(man, []byte("uri,caption\ngood.mp4,one\nlatin.mp4,two\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(base, "sortie\xe9", "ds")
+	cfg := tinyConfig(t, man, root, out)
+	cfg.Teacher = teacher
+	plan, err := Prepare(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]string{"--input": plan.Manifest, "--output": plan.Output, "--root": plan.Root, "--teacher": plan.Teacher} {
+		if !utf8.ValidString(v) || !strings.HasPrefix(v, "file://") {
+			t.Errorf("%s is carried as %q, want a file:// URI", name, v)
+		}
+	}
+	rep, err := Run(context.Background(), plan)
+	if err != nil {
+		t.Fatalf("the job failed: %v", err)
+	}
+	if rep.OK != 2 || rep.Failed != 0 {
+		t.Fatalf("ok %d failed %d, want 2 ok", rep.OK, rep.Failed)
+	}
+	if _, err := os.Stat(filepath.Join(out, shard.IndexName)); err != nil {
+		t.Fatalf("the dataset is not at the --output bytes: %v", err)
+	}
+	rows, _ := readDataset(t, manifest.FileURI(out))
+	if _, ok := rows[manifest.FileURI(filepath.Join(root, "good.mp4"))]; !ok || len(rows) != 2 {
+		t.Fatalf("rows %d, keyed %v", len(rows), slices.Collect(maps.Keys(rows)))
+	}
 }

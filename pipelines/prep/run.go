@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
@@ -46,7 +47,7 @@ func Prepare(ctx context.Context, cfg Config) (Plan, error) {
 	if cfg.Phase == "" {
 		cfg.Phase = PhaseAll
 	}
-	for _, p := range []*string{&cfg.Manifest, &cfg.Output, &cfg.Teacher, &cfg.Root, &cfg.TeacherConfigFile} {
+	for _, p := range []*string{&cfg.Manifest, &cfg.Output, &cfg.Teacher, &cfg.Root, &cfg.TeacherConfigFile, &cfg.Tokenizer} {
 		if strings.HasPrefix(*p, "hf:") {
 			continue
 		}
@@ -56,8 +57,12 @@ func Prepare(ctx context.Context, cfg Config) (Plan, error) {
 				return Plan{}, err
 			}
 			*p = abs
+			if !utf8.ValidString(abs) { // the plan travels as JSON, which holds only UTF-8: keep the bytes as a URI
+				*p = manifest.FileURI(abs)
+			}
 		}
 	}
+	cfg.TeacherName = manifest.EscapeInvalid(cfg.TeacherName)
 	if !rs.LocalWorkers() {
 		remote := map[string]string{"--output": cfg.Output}
 		if cfg.Phase != PhaseFrames {
@@ -346,8 +351,10 @@ func teacherSHA256(ctx context.Context, spec string) (string, error) {
 		h := sha256.Sum256([]byte(spec))
 		return hex.EncodeToString(h[:]), nil
 	}
-	if fi, err := os.Stat(spec); err == nil && fi.IsDir() {
-		spec = filepath.Join(spec, "model.safetensors")
+	if p, err := storage.LocalPath(spec); err == nil {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			spec = filepath.Join(p, "model.safetensors")
+		}
 	}
 	return fileSHA256(ctx, spec)
 }
