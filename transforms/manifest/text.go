@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/umt-dev/umt/transforms/storage"
 )
 
 // Text that is not UTF-8: Beam's gRPC messages, Arrow string columns and the failures table all
@@ -63,26 +65,16 @@ func FileURI(path string) string {
 }
 
 // fileURIPath decodes a file:///abs/path (or file://localhost/abs/path) URI into the exact
-// bytes of its path.
+// bytes of its path (storage.LocalPath), which a manifest needs absolute.
 func fileURIPath(uri string) (string, error) {
-	u, err := url.Parse(uri)
+	p, err := storage.LocalPath(uri)
 	if err != nil {
-		return "", fmt.Errorf("%q is not a valid file:// URI (write %% as %%25): %v", uri, unwrapURL(err))
+		return "", fmt.Errorf("%v (write %% as %%25)", err)
 	}
-	if u.Host != "" && u.Host != "localhost" {
-		return "", fmt.Errorf("%q names host %q; write a local file as file:///absolute/path", uri, u.Host)
-	}
-	if u.Path == "" || u.Path[0] != '/' {
+	if p[0] != '/' {
 		return "", fmt.Errorf("%q has no absolute path; write a local file as file:///absolute/path", uri)
 	}
-	return u.Path, nil
-}
-
-func unwrapURL(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
-	}
-	return err
+	return p, nil
 }
 
 // escapeURLBytes percent-encodes the bytes of a URL that are not valid UTF-8; valid text is
