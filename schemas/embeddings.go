@@ -18,7 +18,29 @@ const (
 	MetaModel       = "umt.model"        // model that produced the embeddings, e.g. "umt-b16-stage2"
 	MetaModelSHA256 = "umt.model_sha256" // sha256 of its weights
 	MetaSpace       = "umt.space"        // "video" or "text": which tower's projection
+
+	MetaPreprocessing = "umt.preprocessing" // how inputs were made model-ready, e.g. "frames=8 size=224 resolution=224 mean=... std=..."
+	MetaNormalisation = "umt.normalisation" // what was done to the vectors, e.g. "l2(mean_t(l2(frame)))"
+	MetaDim           = "umt.dim"           // E, decimal
 )
+
+// EmbeddingInfo is what an embeddings file records about the vectors it holds (file-level
+// metadata; the dtype is float32, recorded under MetaDType).
+type EmbeddingInfo struct {
+	Model, ModelSHA256, Space    string
+	Preprocessing, Normalisation string
+	Dim                          int
+}
+
+// Schema returns the embeddings schema for i with every field of i in its metadata.
+func (i EmbeddingInfo) Schema() *arrow.Schema {
+	sc := EmbeddingSchema(i.Model, i.ModelSHA256, i.Space, i.Dim)
+	md := sc.Metadata()
+	keys := append(md.Keys(), MetaPreprocessing, MetaNormalisation, MetaDim, MetaDType)
+	vals := append(md.Values(), i.Preprocessing, i.Normalisation, strconv.Itoa(i.Dim), "float32")
+	all := arrow.NewMetadata(keys, vals)
+	return arrow.NewSchema(sc.Fields(), &all)
+}
 
 // EmbeddingRow is one exported embedding: a clip (or a caption of it) and its vector.
 type EmbeddingRow struct {

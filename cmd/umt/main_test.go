@@ -95,7 +95,7 @@ func TestNoPlaceholderCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"export"}, "the commands are: bench, inspect, prep, train"},
+		{[]string{"nothing"}, "the commands are: bench, export, inspect, prep, train"},
 		{[]string{"train", "stage2"}, "the subcommands of train are: stage1"},
 		{[]string{"inspect", "nothing"}, "frames, shards, teacher, text, video"},
 	} {
@@ -151,9 +151,9 @@ func checkExampleFlags(t *testing.T, help string) {
 			t.Errorf("example %q names no command", line)
 			continue
 		}
-		fs := flag.CommandLine
-		if !c.Global {
-			fs = flag.NewFlagSet(c.Path, flag.ContinueOnError)
+		fs := flag.NewFlagSet(c.Path, flag.ContinueOnError)
+		if c.Global {
+			fs = freshGlobalFlags("umt " + c.Path)
 		}
 		if c.Flags != nil {
 			c.Flags(fs)

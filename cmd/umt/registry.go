@@ -66,8 +66,7 @@ func lookup(args []string) (*Command, []string) {
 func (c *Command) Run(args []string) error {
 	fs := flag.NewFlagSet("umt "+c.Path, flag.ContinueOnError)
 	if c.Global {
-		fs = flag.CommandLine
-		fs.Init("umt "+c.Path, flag.ContinueOnError)
+		fs = freshGlobalFlags("umt " + c.Path)
 	}
 	if c.Flags != nil {
 		c.Flags(fs)
@@ -90,6 +89,25 @@ func (c *Command) Run(args []string) error {
 		return errHelpShown
 	}
 	return c.Exec(pos)
+}
+
+// initFlags are the flags packages declared on the global set at init (Beam's runner options),
+// captured before the first Global command adds its own.
+var initFlags []*flag.Flag
+
+// freshGlobalFlags replaces flag.CommandLine by a set holding only the init-time flags, so each
+// Global command (prep, export) declares its own --input, --output, ... even when another ran
+// earlier in the process (tests), and Beam still reads its options from the global set.
+func freshGlobalFlags(name string) *flag.FlagSet {
+	if initFlags == nil {
+		flag.CommandLine.VisitAll(func(f *flag.Flag) { initFlags = append(initFlags, f) })
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	for _, f := range initFlags {
+		fs.Var(f.Value, f.Name, f.Usage)
+	}
+	flag.CommandLine = fs
+	return fs
 }
 
 // aliasUsage prefixes the usage of a hidden alias flag; printHelp leaves such flags out.

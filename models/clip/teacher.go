@@ -18,6 +18,7 @@ type Teacher struct {
 	work      *work // sized for maxFrames, allocated on first use
 	lut       [3][256]float32
 	host      struct{ patches, planes, resized, headMean []float32 }
+	pooled    []float32 // [B·T, O] when EncodePooled runs: the CLS embeddings go here
 }
 
 // params are the weights on the backend.
@@ -245,6 +246,11 @@ func (t *Teacher) chunk(feats, attn []float32, frames []byte, f0, F, total, H, W
 			if err := be.Download(feats[off:off+F*HW*O], feat); err != nil {
 				return fmt.Errorf("clip: block %d: %w", l, err)
 			}
+		}
+	}
+	if t.pooled != nil {
+		if err := t.poolCLS(f0, F); err != nil {
+			return err
 		}
 	}
 	if attn != nil {

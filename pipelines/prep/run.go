@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -360,18 +359,7 @@ func teacherSHA256(ctx context.Context, spec string) (string, error) {
 }
 
 // fileSHA256 hashes a file at any URI storage opens.
-func fileSHA256(ctx context.Context, uri string) (string, error) {
-	r, err := storage.OpenFile(ctx, uri)
-	if err != nil {
-		return "", err
-	}
-	defer r.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(r, 0, r.Size())); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+func fileSHA256(ctx context.Context, uri string) (string, error) { return storage.FileSHA256(ctx, uri) }
 
 func version() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {

@@ -1,0 +1,112 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/umt-dev/umt/kernels"
+	"github.com/umt-dev/umt/models/clip"
+	"github.com/umt-dev/umt/schemas"
+)
+
+// embedder turns a clip row into its embedding. One per worker goroutine (models are not safe
+// for concurrent use); borrowed from a per-process pool across bundles.
+type embedder interface {
+	Embed(row schemas.ClipRow) ([]float32, error)
+	Close() error
+}
+
+// teacherEmbedder is the CLIP teacher: each frame's pooled, projected, L2-normalised image
+// embedding, averaged over the clip's frames and L2-normalised again.
+type teacherEmbedder struct {
+	t      *clip.Teacher
+	dev    *kernels.Device
+	frames int
+	size   int
+	dim    int
+}
+
+func newTeacherEmbedder(ctx context.Context, p Plan) (*teacherEmbedder, error) {
+	dev, err := kernels.Open(p.Device, kernels.Options{Threads: p.Threads})
+	if err != nil {
+		return nil, fmt.Errorf("--device=%s: %w", p.Device, err)
+	}
+	w, cfg, err := clip.Load(ctx, p.Teacher, clip.LoadOptions{Config: p.TeacherConfig, ConfigFile: p.TeacherConfigFile})
+	if err != nil {
+		dev.Close()
+		return nil, fmt.Errorf("loading the teacher %s: %w", p.Teacher, err)
+	}
+	t, err := clip.New(dev.Backend, cfg, w, clip.Options{MaxFrames: p.Frames})
+	if err != nil {
+		dev.Close()
+		return nil, fmt.Errorf("building the teacher: %w", err)
+	}
+	return &teacherEmbedder{t: t, dev: dev, frames: p.Frames, size: p.Size, dim: cfg.OutputDim}, nil
+}
+
+// Embed runs one clip per call, so a clip's bits never depend on which clips share a call.
+func (e *teacherEmbedder) Embed(row schemas.ClipRow) ([]float32, error) {
+	per, err := e.t.EncodePooled(row.Frames, 1, e.frames, e.size, e.size)
+	if err != nil {
+		return nil, fmt.Errorf("clip %s: %w", row.ClipID, err)
+	}
+	return MeanL2(per, e.frames, e.dim), nil
+}
+
+func (e *teacherEmbedder) Close() error {
+	err := e.t.Close()
+	if cerr := e.dev.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// MeanL2 returns the L2-normalised mean of n rows of dim values (accumulated in float64).
+func MeanL2(rows []float32, n, dim int) []float32 {
+	acc := make([]float64, dim)
+	for i := 0; i < n; i++ {
+		for j, v := range rows[i*dim : (i+1)*dim] {
+			acc[j] += float64(v)
+		}
+	}
+	var ss float64
+	for j := range acc {
+		acc[j] /= float64(n)
+		ss += acc[j] * acc[j]
+	}
+	norm := math.Max(math.Sqrt(ss), 1e-12)
+	out := make([]float32, dim)
+	for j, v := range acc {
+		out[j] = float32(v / norm)
+	}
+	return out
+}
+
+// pool keeps built embedders between bundles of one process, keyed by the plan.
+var pool struct {
+	mu   sync.Mutex
+	free map[string][]embedder
+}
+
+func getEmbedder(ctx context.Context, p Plan) (embedder, error) {
+	pool.mu.Lock()
+	if n := len(pool.free[p.Key]); n > 0 {
+		e := pool.free[p.Key][n-1]
+		pool.free[p.Key] = pool.free[p.Key][:n-1]
+		pool.mu.Unlock()
+		return e, nil
+	}
+	pool.mu.Unlock()
+	return newTeacherEmbedder(ctx, p)
+}
+
+func putEmbedder(p Plan, e embedder) {
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	if pool.free == nil {
+		pool.free = map[string][]embedder{}
+	}
+	pool.free[p.Key] = append(pool.free[p.Key], e)
+}
