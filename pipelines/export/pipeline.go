@@ -144,7 +144,7 @@ func (f *embedFn) ProcessElement(ctx context.Context, g Group, emit func(Result)
 }
 
 // EncodeParquet writes rows as one Parquet file of info's schema (stored in the file, with
-// info's metadata as the file's key-value metadata), zstd-compressed, one row group.
+// info's metadata as the file's key-value metadata), snappy-compressed (every Parquet reader decodes it), one row group.
 func EncodeParquet(info schemas.EmbeddingInfo, rows []schemas.EmbeddingRow) ([]byte, error) {
 	sc := info.Schema()
 	rec, err := schemas.NewEmbeddingRecord(memory.DefaultAllocator, sc, rows)
@@ -153,7 +153,7 @@ func EncodeParquet(info schemas.EmbeddingInfo, rows []schemas.EmbeddingRow) ([]b
 	}
 	defer rec.Release()
 	var buf bytes.Buffer
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd),
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy),
 		parquet.WithCreatedBy("umt export"), parquet.WithMaxRowGroupLength(int64(max(len(rows), 1))))
 	w, err := pqarrow.NewFileWriter(sc, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
