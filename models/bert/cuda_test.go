@@ -1,17 +1,13 @@
 package bert
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/kernels"
 	"github.com/umt-dev/umt/kernels/cpu"
-	"github.com/umt-dev/umt/kernels/cuda"
 )
 
 // chainResult is what one text → fusion → MLM forward and backward gives.
@@ -64,23 +60,7 @@ func runChain(t *testing.T, be kernels.Trainer, c fdCase, flat []float32) chainR
 // only where no g++ can build the emulator or UMT_CUDA_EMU=0, as kernels/cuda's own emulator
 // test does.
 func TestCUDABackendMatchesCPU(t *testing.T) {
-	if os.Getenv("UMT_CUDA_EMU") == "0" {
-		t.Skip("UMT_CUDA_EMU=0")
-	}
-	dir, err := cuda.BuildEmulator(filepath.Join(testenv.RepoRoot(t), "kernels", "cuda", "testdata", "emu"))
-	if errors.Is(err, cuda.ErrNoCompiler) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(cuda.EnvLibDir, dir)
-	t.Setenv(cuda.EnvCacheDir, "off")
-	gpu, err := cuda.Open(cuda.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gpu.Close()
+	gpu := testenv.CUDAEmulator(t)
 	r := rand.New(rand.NewPCG(3, 4))
 	c := newFDCase(r)
 	flat := InitParams(c.cfg, 9)

@@ -3,15 +3,12 @@ package multimodal
 import (
 	"errors"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/kernels"
 	"github.com/umt-dev/umt/kernels/cpu"
-	"github.com/umt-dev/umt/kernels/cuda"
 	"github.com/umt-dev/umt/models/bert"
 )
 
@@ -19,23 +16,7 @@ import (
 // backend (through the host emulator of kernels/cuda, so no GPU is needed) and on the CPU:
 // the four losses and every parameter's gradient agree within 1e-5.
 func TestStepOnCUDAMatchesCPU(t *testing.T) {
-	if os.Getenv("UMT_CUDA_EMU") == "0" {
-		t.Skip("UMT_CUDA_EMU=0")
-	}
-	dir, err := cuda.BuildEmulator(filepath.Join(testenv.RepoRoot(t), "kernels", "cuda", "testdata", "emu"))
-	if errors.Is(err, cuda.ErrNoCompiler) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(cuda.EnvLibDir, dir)
-	t.Setenv(cuda.EnvCacheDir, "off")
-	gpu, err := cuda.Open(cuda.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gpu.Close()
+	gpu := testenv.CUDAEmulator(t)
 	r := loadRefModel(t)
 	kind := r.batches[len(r.batches)-1] // the image batch when the set has it: the smallest step
 	io := readIO(t, r.dir, kind)

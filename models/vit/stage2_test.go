@@ -171,27 +171,7 @@ func TestStage2BackwardFD(t *testing.T) {
 				t.Fatal(err)
 			}
 			grads, _ := m.DownloadGrads()
-			w := be.Data(m.w)
-			const h = 1e-2
-			for _, p := range m.Params() {
-				var scale float64
-				for _, g := range grads[p.Off : p.Off+p.Len] {
-					scale = math.Max(scale, math.Abs(float64(g)))
-				}
-				tol := math.Max(2e-2*scale, 5e-4)
-				for s := 0; s < 2; s++ {
-					i := p.Off + r.IntN(p.Len)
-					x0 := w[i]
-					w[i] = x0 + h
-					lp := loss()
-					w[i] = x0 - h
-					lm := loss()
-					w[i] = x0
-					if fd := (lp - lm) / (2 * h); math.Abs(fd-float64(grads[i])) > tol {
-						t.Errorf("%s[%d]: analytic %.6g, finite difference %.6g (tol %.3g)", p.Name, i-p.Off, grads[i], fd, tol)
-					}
-				}
-			}
+			compareFD(t, m, grads, be.Data(m.w), loss, r, 2, 5e-4)
 		})
 	}
 }
