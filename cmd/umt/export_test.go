@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/pipelines/export"
 	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/index"
 )
 
 // TestExportCommand: umt export over a frames dataset writes one embedding per clip, reports
@@ -36,5 +38,27 @@ func TestExportCommand(t *testing.T) {
 	}
 	if code, _ := capture(t, "export", "--output", out); code != 2 {
 		t.Errorf("export without --input: exit %d, want 2 (usage)", code)
+	}
+}
+
+// TestIndexBuildAndSearch: umt index build over an export writes the FAISS index and its recall
+// report; umt index search finds a clip itself first, by id.
+func TestIndexBuildAndSearch(t *testing.T) {
+	dir, rows, _ := makeLayoutDataset(t, 4, schemas.LayoutFrames)
+	emb, ix := t.TempDir(), t.TempDir()
+	if code, out := capture(t, "export", "--input", dir, "--output", emb, "--teacher",
+		filepath.Join(testenv.RefData(t), "teacher_tiny_openai.safetensors"), "--heads", "4",
+		"--teacher-resolution", "64", "--threads", "1"); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, out)
+	}
+	code, out := capture(t, "index", "build", "--input", emb, "--output", ix, "--factory", "Flat")
+	var rep index.Report
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Rows != len(rows) || rep.Recall != 1 {
+		t.Fatalf("index build: exit %d, %s; want %d rows and exact recall 1", code, out, len(rows))
+	}
+	code, out = capture(t, "index", "search", "--index", ix, "--input", emb, "--id", rows[2].ClipID, "--k", "3")
+	var first index.Hit
+	if code != 0 || json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &first) != nil || first.ID != rows[2].ClipID {
+		t.Errorf("index search: exit %d, %q; want %s first", code, out, rows[2].ClipID)
 	}
 }

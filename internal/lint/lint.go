@@ -124,6 +124,9 @@ func CheckSource(file string, src []byte) []Violation {
 	if !under(dir, "kernels/cuda") && cgoMentionsCUDA(cgoPreamble(f)) {
 		out = append(out, Violation{file, "gpu-only-in-kernels-cuda", "cgo preamble links CUDA; CUDA belongs in kernels/cuda only, loaded at run time"})
 	}
+	if !under(dir, "transforms/index") && strings.Contains(strings.ToLower(cgoPreamble(f)), "faiss") {
+		out = append(out, Violation{file, "faiss-only-in-transforms-index", "cgo preamble links FAISS; libfaiss belongs in transforms/index only (use its Build, Open and Search) so nothing else needs the library"})
+	}
 	for _, is := range f.Imports {
 		imp, _ := strconv.Unquote(is.Path.Value)
 		for _, r := range importRules {

@@ -78,6 +78,8 @@ func TestRulesCatchBadSnippets(t *testing.T) {
 		{"purego in kernels/cuda ok", "kernels/cuda/x.go", imp(`"github.com/ebitengine/purego"`), ""},
 		{"cgo cuda outside", "models/clip/x.go", "package x\n\n// #cgo LDFLAGS: -lcublas\nimport \"C\"\n", "gpu-only-in-kernels-cuda"},
 		{"cgo openblas ok", "kernels/cpu/x.go", "package x\n\n// #cgo LDFLAGS: -lopenblas\nimport \"C\"\n", ""},
+		{"cgo faiss outside", "transforms/shard/x.go", "package x\n\n// #cgo LDFLAGS: -lfaiss\nimport \"C\"\n", "faiss-only-in-transforms-index"},
+		{"cgo faiss in transforms/index ok", "transforms/index/x.go", "package x\n\n// #cgo LDFLAGS: -lfaiss\nimport \"C\"\n", ""},
 		{"astiav in pipelines", "pipelines/prep/x.go", imp(`"github.com/asticode/go-astiav"`), "astiav-only-in-transforms-video"},
 		{"astiav in video ok", "transforms/video/x.go", imp(`"github.com/asticode/go-astiav"`), ""},
 		{"kernels imports models", "kernels/cpu/x.go", imp(`"github.com/umt-dev/umt/models/clip"`), "kernels-import-nothing-of-ours"},

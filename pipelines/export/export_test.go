@@ -8,11 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/kernels"
@@ -93,53 +89,25 @@ func runExport(t testing.TB, in, out string, group int) *Report {
 	return rep
 }
 
-// readExport reads every shard the index lists, in index order, with pqarrow.
+// readExport reads an export with ReadEmbeddings, and the file metadata of its first shard.
 func readExport(t testing.TB, root string) (*Index, []schemas.EmbeddingRow, map[string]string) {
 	t.Helper()
-	idx, err := ReadIndex(context.Background(), root)
+	idx, rows, err := ReadEmbeddings(context.Background(), root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []schemas.EmbeddingRow
+	b, err := os.ReadFile(filepath.Join(root, idx.Shards[0].Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := file.NewParquetReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
 	meta := map[string]string{}
-	for _, sh := range idx.Shards {
-		b, err := os.ReadFile(filepath.Join(root, sh.Name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pf, err := file.NewParquetReader(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		kv := pf.MetaData().KeyValueMetadata()
-		for i, k := range kv.Keys() {
-			meta[k] = kv.Values()[i]
-		}
-		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tbl, err := fr.ReadTable(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc, err := fr.Schema()
-		if err != nil {
-			t.Fatal(err)
-		}
-		md := sc.Metadata()
-		tr := array.NewTableReader(tbl, 0)
-		for tr.Next() {
-			// The table keeps no schema-level metadata; the file's schema does.
-			rec := tr.RecordBatch()
-			rs, err := schemas.EmbeddingRowsFrom(array.NewRecordBatch(arrow.NewSchema(rec.Schema().Fields(), &md), rec.Columns(), rec.NumRows()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows = append(rows, rs...)
-		}
-		tr.Release()
-		tbl.Release()
+	kv := pf.MetaData().KeyValueMetadata()
+	for i, k := range kv.Keys() {
+		meta[k] = kv.Values()[i]
 	}
 	return idx, rows, meta
 }
