@@ -65,27 +65,31 @@ func flatKeys(prefix string, m map[string]any) []string {
 // Set applies one "key=value" override to c and returns the key. Keys are the config's JSON
 // names, dotted into objects (model.depth, optim.weight_decay); the value is JSON (numbers,
 // true/false, quoted strings) or else taken as a string.
-func (c *Config) Set(kv string) (string, error) {
+func (c *Config) Set(kv string) (string, error) { return SetField(c, "stage1", kv) }
+
+// SetField applies one "key=value" override to any JSON-tagged config struct *c (the same
+// rules as Config.Set); pkg prefixes its errors.
+func SetField[T any](c *T, pkg, kv string) (string, error) {
 	key, val, ok := strings.Cut(kv, "=")
 	key = strings.TrimSpace(key)
 	if !ok || key == "" {
-		return "", fmt.Errorf("stage1: --set %q: want key=value, e.g. --set batch_size=4 or --set model.depth=6", kv)
+		return "", fmt.Errorf(pkg+": --set %q: want key=value, e.g. --set batch_size=4 or --set model.depth=6", kv)
 	}
 	parts := strings.Split(key, ".")
 	t := reflect.TypeOf(*c)
 	for i, p := range parts {
 		here := strings.Join(parts[:i], ".")
 		if t.Kind() != reflect.Struct {
-			return key, fmt.Errorf("stage1: --set %s: %s is not an object", key, here)
+			return key, fmt.Errorf(pkg+": --set %s: %s is not an object", key, here)
 		}
 		f, ok := jsonField(t, p)
 		if !ok || (i == 0 && p == "preset") {
-			return key, fmt.Errorf("stage1: --set %s: no field %q; fields here are %s", key, strings.Join(parts[:i+1], "."), strings.Join(jsonFields(here, t), ", "))
+			return key, fmt.Errorf(pkg+": --set %s: no field %q; fields here are %s", key, strings.Join(parts[:i+1], "."), strings.Join(jsonFields(here, t), ", "))
 		}
 		t = f.Type
 	}
 	if t.Kind() == reflect.Struct {
-		return key, fmt.Errorf("stage1: --set %s: %s is an object; set one of its fields: %s", key, key, strings.Join(jsonFields(key, t), ", "))
+		return key, fmt.Errorf(pkg+": --set %s: %s is an object; set one of its fields: %s", key, key, strings.Join(jsonFields(key, t), ", "))
 	}
 	raw := []byte(val)
 	if !json.Valid(raw) {
@@ -99,7 +103,7 @@ func (c *Config) Set(kv string) (string, error) {
 	dec := json.NewDecoder(bytes.NewReader(patch))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&nc); err != nil {
-		return key, fmt.Errorf("stage1: --set %s=%s: %v", key, val, err)
+		return key, fmt.Errorf(pkg+": --set %s=%s: %v", key, val, err)
 	}
 	*c = nc
 	return key, nil

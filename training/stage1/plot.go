@@ -17,11 +17,18 @@ func PlotLoss(path, title string, ms []Metrics) error {
 	for i, m := range ms {
 		steps[i], loss[i], lr[i] = float64(m.Step), m.Loss, m.LR
 	}
+	return PlotCurve(path, title, "loss (mean of 2 − 2·cos)", steps, loss, lr)
+}
+
+// PlotCurve draws PlotLoss's figure from per-step columns with the loss axis named yLabel
+// (stage 2 plots its total loss with it).
+func PlotCurve(path, title, yLabel string, steps, loss, lr []float64) error {
+	ms := steps
 	if len(ms) == 0 {
 		title += "\n(no steps recorded)"
 	}
 	win := max(5, len(ms)/50)
-	lp := charts.New(title, "step", "loss (mean of 2 − 2·cos)")
+	lp := charts.New(title, "step", yLabel)
 	rp := charts.New("", "step", "learning rate")
 	if len(ms) > 0 {
 		if err := charts.Line(lp, "loss per step", steps, loss, charts.Light, 1); err != nil {
