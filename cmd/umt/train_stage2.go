@@ -20,9 +20,9 @@ import (
 func init() {
 	var (
 		data, initPath, text, config, out, resume, device string
-		maxSteps, logEvery, threads                        int
-		seed                                               int64
-		sets                                               repeated
+		maxSteps, logEvery, threads                       int
+		seed                                              int64
+		sets                                              repeated
 	)
 	register(&Command{
 		Path:    "train stage2",
