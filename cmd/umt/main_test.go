@@ -96,7 +96,7 @@ func TestNoPlaceholderCommands(t *testing.T) {
 		want string
 	}{
 		{[]string{"nothing"}, "the commands are: bench, export, index, inspect, prep, train"},
-		{[]string{"train", "stage2"}, "the subcommands of train are: stage1"},
+		{[]string{"train", "stage3"}, "the subcommands of train are: stage1, stage2"},
 		{[]string{"inspect", "nothing"}, "frames, shards, teacher, text, video"},
 	} {
 		var code int

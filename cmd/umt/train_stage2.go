@@ -48,7 +48,7 @@ Ctrl-C stops after the current step and checkpoints; --resume continues bit for 
 weights come from the checkpoint; --init and --text are not needed).
 
 Examples:
-  umt train stage2 --data out/cap --init out/demo-run/checkpoints --text hf:bert-base-uncased --config tiny --output out/s2 --steps 20
+  umt train stage2 --data out/cap --init out/demo-run/checkpoints --text hf:bert-base-uncased --config tiny --output out/s2 --max-steps 20
   umt train stage2 --data gs://b/webvid,gs://b/cc3m --init b16_ptk710.safetensors --text hf:bert-base-uncased --config b16_5m --output /ckpt/s2 --device cuda
   umt train stage2 --data out/cap --config tiny --set batch_size=4 --output out/s2 --resume out/s2/checkpoints`,
 		Flags: func(fs *flag.FlagSet) {
