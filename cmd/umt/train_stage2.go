@@ -12,6 +12,7 @@ import (
 	"github.com/umt-dev/umt/configs"
 	"github.com/umt-dev/umt/kernels"
 	"github.com/umt-dev/umt/models/bert"
+	"github.com/umt-dev/umt/models/multimodal"
 	"github.com/umt-dev/umt/models/weights"
 	"github.com/umt-dev/umt/training/stage2"
 	"github.com/umt-dev/umt/transforms/shard"
@@ -102,12 +103,16 @@ Examples:
 			}
 			in := stage2.Init{Resume: resume}
 			if resume == "" {
-				if in.Vision, _, err = stage2.VisionInit(initPath, cfg.Vision, cfg.Seed); err != nil {
+				var rep multimodal.Stage1Load
+				if in.Vision, rep, err = stage2.VisionInit(initPath, cfg.Vision, cfg.Seed); err != nil {
 					return fmt.Errorf("--init: %w", err)
 				}
+				fmt.Fprintf(stdout, "init: vision encoder from %s: %d tensors loaded, new %v, ignored %v\n", initPath, len(rep.Loaded), rep.Missing, rep.Unexpected)
 				if in.Text, err = bert.Load(ctx, text, bert.LoadOptions{EncoderWidth: cfg.Vision.Dim, Seed: cfg.Seed + 1, Hub: &weights.Hub{}}); err != nil {
 					return fmt.Errorf("--text: %w", err)
 				}
+				fmt.Fprintf(stdout, "init: text encoder from %s: %d×%d, vocabulary %d, fusion from layer %d, initialised %v\n",
+					text, in.Text.Cfg.Hidden, in.Text.Cfg.Layers, in.Text.Cfg.Vocab, in.Text.Cfg.FusionLayer, in.Text.Initialised)
 			}
 			dev, err := kernels.Open(device, kernels.Options{Threads: threads})
 			if err != nil {

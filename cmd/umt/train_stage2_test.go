@@ -50,7 +50,7 @@ func TestTrainStage2CLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, log)
 	}
-	for _, want := range []string{"step 2/4", "loss", "uta", "vtc", "vtm", "mlm", "lr", "clips/s"} {
+	for _, want := range []string{"init: vision encoder from", "new [pool_norm.weight pool_norm.bias]", "init: text encoder from", "step 2/4", "loss", "uta", "vtc", "vtm", "mlm", "lr", "clips/s"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
