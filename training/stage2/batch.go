@@ -39,11 +39,11 @@ func CheckDataset(m multimodal.Config, p schemas.Provenance) error {
 	case !p.HasTeacher():
 		return fmt.Errorf("stage2: the dataset holds frames only (layout %s); add the teacher's features with umt prep --phase=teacher", p.Layout)
 	case p.Frames != v.Frames && p.Frames != 1:
-		return fmt.Errorf("stage2: dataset has %d frames per clip; the vision encoder takes %d (or 1, an image corpus)", p.Frames, v.Frames)
+		return fmt.Errorf("stage2: dataset has %d frames per clip; the vision encoder takes %d (or 1, an image corpus): --set vision.frames=%d", p.Frames, v.Frames, p.Frames)
 	case p.Size != v.ImgSize || p.HW != v.HW():
-		return fmt.Errorf("stage2: dataset frames are %d px with %d teacher tokens per frame; the encoder takes %d px, %d tokens", p.Size, p.HW, v.ImgSize, v.HW())
+		return fmt.Errorf("stage2: dataset frames are %d px with %d teacher tokens per frame; the encoder takes %d px, %d tokens: --set vision.img_size=%d (with a patch giving %d tokens)", p.Size, p.HW, v.ImgSize, v.HW(), p.Size, p.HW)
 	case p.K != v.ReturnLayers || p.D != v.ClipDim:
-		return fmt.Errorf("stage2: dataset stores %d teacher layers of %d dims; the encoder aligns %d of %d", p.K, p.D, v.ReturnLayers, v.ClipDim)
+		return fmt.Errorf("stage2: dataset stores %d teacher layers of %d dims; the encoder aligns %d of %d: --set vision.return_layers=%d --set vision.clip_dim=%d", p.K, p.D, v.ReturnLayers, v.ClipDim, p.K, p.D)
 	case p.Text == nil:
 		return fmt.Errorf("stage2: the dataset stores no caption tokens; prepare it with a tokenizer (umt prep --tokenizer hf:bert-base-uncased)")
 	case p.Text.VocabSize != m.Text.Vocab:

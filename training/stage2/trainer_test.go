@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/umt-dev/umt/kernels/cpu"
@@ -205,5 +206,21 @@ func TestCheckDatasetNamesTheFix(t *testing.T) {
 	p.Text = &schemas.TextProvenance{VocabSize: c.Text.Vocab + 1, MaxLen: 8}
 	if err := CheckDataset(c, p); err == nil {
 		t.Error("a dataset of another vocabulary was accepted")
+	}
+	// A shape mismatch names the --set overrides, and applying them makes the dataset fit.
+	p.Text.VocabSize = c.Text.Vocab
+	p.K, p.Frames = 3, 8
+	err := CheckDataset(c, p)
+	if err == nil || !strings.Contains(err.Error(), "--set vision.frames=8") {
+		t.Fatalf("8-frame clips for a 4-frame encoder: %v; want --set vision.frames=8", err)
+	}
+	c.Vision.Frames = 8
+	err = CheckDataset(c, p)
+	if err == nil || !strings.Contains(err.Error(), "--set vision.return_layers=3 --set vision.clip_dim=32") {
+		t.Fatalf("3 stored layers for 2 aligned: %v; want --set vision.return_layers=3", err)
+	}
+	c.Vision.ReturnLayers = 3
+	if err := CheckDataset(c, p); err != nil {
+		t.Errorf("after the named overrides: %v", err)
 	}
 }
