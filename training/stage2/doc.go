@@ -15,4 +15,8 @@
 //   - Trainer.Save writes model.safetensors (the official multi_modality state dict),
 //     optim.safetensors (exp_avg.<name>, exp_avg_sq.<name>) and, last, state.json (step, seed,
 //     schedule, config, checksums); Resume continues bit for bit.
+//   - Config is a recipe (configs/stage2: tiny and the official b16_5m, b16_25m, l16_25m) with
+//     --set overrides; Start checks the corpora against the model (caption vocabulary and
+//     length, teacher shapes, naming the fix), builds or resumes the trainer and seeks one loader
+//     per corpus; Run.Run trains in MetaOrder, writing metrics.jsonl, checkpoints and loss.png.
 package stage2
