@@ -127,7 +127,7 @@ func sampleClip(ctx context.Context, in decodeInput, cfg video.SampleConfig) (in
 		}
 		src = video.FileSource(p)
 	} else {
-		r, err := storage.OpenFile(ctx, in.uri)
+		r, err := storage.Open(ctx, in.uri)
 		if err != nil {
 			return 0, err
 		}

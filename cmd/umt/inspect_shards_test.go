@@ -27,7 +27,7 @@ func makeLayoutDataset(t *testing.T, n int, layout string) (string, []schemas.Cl
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := storage.Open(ctx, dir)
+	store, err := storage.OpenStore(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

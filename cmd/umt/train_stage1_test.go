@@ -27,7 +27,7 @@ func writeTinyDataset(t *testing.T, n int) string {
 	p := schemas.Provenance{SchemaVersion: schemas.ClipSchemaVersion, UMTVersion: "test", Teacher: "tiny", TeacherSHA256: "00",
 		Resolution: 64, Normalisation: "imagenet", Sampler: "test", Layout: "full", Precision: schemas.PrecisionF16,
 		MaskRatio: 0.8, Frames: 4, Size: 64, K: 2, HW: 16, D: 32}
-	store, err := storage.Open(ctx, dir)
+	store, err := storage.OpenStore(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func (f *commitFn) ProcessElement(ctx context.Context, _ []byte, results func(*R
 
 // ReadIndex reads an export's index.json.
 func ReadIndex(ctx context.Context, root string) (*Index, error) {
-	r, err := storage.OpenFile(ctx, storage.Join(root, IndexName))
+	r, err := storage.Open(ctx, storage.Join(root, IndexName))
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a finished export: %w", root, err)
 	}

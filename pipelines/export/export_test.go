@@ -38,7 +38,7 @@ func framesDataset(t testing.TB, n, T, S int) (string, []schemas.ClipRow) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := storage.Open(ctx, dir)
+	store, err := storage.OpenStore(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

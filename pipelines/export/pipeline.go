@@ -73,7 +73,7 @@ type embedFn struct {
 func (f *embedFn) Setup(ctx context.Context) error {
 	f.computed = beam.NewCounter(Namespace, "clips_computed")
 	f.reused = beam.NewCounter(Namespace, "clips_already_committed")
-	st, err := storage.Open(ctx, f.Plan.Output)
+	st, err := storage.OpenStore(ctx, f.Plan.Output)
 	if err != nil {
 		return fmt.Errorf("opening the output %s: %w", f.Plan.Output, err)
 	}

@@ -38,7 +38,7 @@ func ReadEmbeddings(ctx context.Context, root string) (*Index, []schemas.Embeddi
 // readShard decodes one Parquet shard; the file's schema metadata (which the table read drops)
 // is put back so the rows are checked as an embeddings table.
 func readShard(ctx context.Context, uri string) ([]schemas.EmbeddingRow, error) {
-	r, err := storage.OpenFile(ctx, uri)
+	r, err := storage.Open(ctx, uri)
 	if err != nil {
 		return nil, err
 	}

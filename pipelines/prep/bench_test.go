@@ -80,7 +80,7 @@ func plainLoop(b *testing.B, user Config) int {
 		b.Fatal(err)
 	}
 	defer t.Close()
-	st, err := storage.Open(ctx, cfg.Output)
+	st, err := storage.OpenStore(ctx, cfg.Output)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func (f *commitFn) ProcessElement(ctx context.Context, rows int64, results func(
 
 // cleanStaging removes the staged rows once the index that supersedes them is committed.
 func cleanStaging(ctx context.Context, c Plan) error {
-	st, err := storage.Open(ctx, c.Output)
+	st, err := storage.OpenStore(ctx, c.Output)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func (f *decodeFn) Setup(ctx context.Context) error {
 	f.warned = beam.NewCounter(Namespace, CounterDamagedSkipped)
 	f.decodeMS = beam.NewDistribution(Namespace, "decode_ms_per_clip")
 	f.decodeFPS = beam.NewDistribution(Namespace, "frames_decoded_per_clip")
-	st, err := storage.Open(ctx, f.Cfg.Output)
+	st, err := storage.OpenStore(ctx, f.Cfg.Output)
 	if err != nil {
 		return fmt.Errorf("opening the output %s: %w", f.Cfg.Output, err)
 	}

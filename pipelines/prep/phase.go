@@ -56,7 +56,7 @@ type stageFramesFn struct {
 
 func (f *stageFramesFn) Setup(ctx context.Context) error {
 	f.ok = beam.NewCounter(Namespace, "clips_staged")
-	st, err := storage.Open(ctx, f.Cfg.Output)
+	st, err := storage.OpenStore(ctx, f.Cfg.Output)
 	if err != nil {
 		return fmt.Errorf("opening the output %s: %w", f.Cfg.Output, err)
 	}
@@ -188,7 +188,7 @@ func (f *loadFramesFn) Setup(ctx context.Context) error {
 	f.staged = beam.NewCounter(Namespace, "clips_resumed_from_staging")
 	f.frames = beam.NewCounter(Namespace, "frames")
 	f.failed = beam.NewCounter(Namespace, "read_frames_failed")
-	st, err := storage.Open(ctx, f.Cfg.Output)
+	st, err := storage.OpenStore(ctx, f.Cfg.Output)
 	if err != nil {
 		return fmt.Errorf("opening the output %s: %w", f.Cfg.Output, err)
 	}

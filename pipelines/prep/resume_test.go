@@ -44,7 +44,7 @@ func smallSet(t *testing.T, good int) (manifestPath, root string) {
 func indexOf(t *testing.T, uri string) string {
 	t.Helper()
 	ctx := context.Background()
-	st, err := storage.Open(ctx, uri)
+	st, err := storage.OpenStore(ctx, uri)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // openVideo opens a row's video: a local file (a path or file:// URI) by path, through
-// FFmpeg's own file protocol; gs:// and http(s) through storage.OpenFile, whose reads the
+// FFmpeg's own file protocol; gs:// and http(s) through storage.Open, whose reads the
 // returned input watches. Close the input when done.
 func openVideo(ctx context.Context, uri string) (video.Source, *videoInput, error) {
 	if storage.IsLocal(uri) {
@@ -24,7 +24,7 @@ func openVideo(ctx context.Context, uri string) (video.Source, *videoInput, erro
 		}
 		return video.FileSource(p), nil, nil
 	}
-	r, err := storage.OpenFile(ctx, uri)
+	r, err := storage.Open(ctx, uri)
 	if err != nil {
 		return video.Source{}, nil, err
 	}

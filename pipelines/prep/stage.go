@@ -68,7 +68,7 @@ func localTeacher(ctx context.Context, c Plan) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	r, err := storage.OpenFile(ctx, c.Teacher)
+	r, err := storage.Open(ctx, c.Teacher)
 	if err != nil {
 		return "", fmt.Errorf("opening the teacher %s: %w", c.Teacher, err)
 	}

@@ -44,7 +44,7 @@ func (f *teacherFn) Setup(ctx context.Context) error {
 	f.batches = beam.NewDistribution(Namespace, "teacher_batch_clips")
 	f.ok = beam.NewCounter(Namespace, "clips_staged")
 	f.failed = beam.NewCounter(Namespace, "teacher_failed")
-	st, err := storage.Open(ctx, f.Cfg.Output)
+	st, err := storage.OpenStore(ctx, f.Cfg.Output)
 	if err != nil {
 		return fmt.Errorf("opening the output %s: %w", f.Cfg.Output, err)
 	}

@@ -31,7 +31,7 @@ type writeGroupFn struct {
 func (f *writeGroupFn) Setup(ctx context.Context) error {
 	f.shards = beam.NewCounter(Namespace, "shards")
 	f.bytes = beam.NewCounter(Namespace, "shard_bytes")
-	st, err := storage.Open(ctx, f.Cfg.Output)
+	st, err := storage.OpenStore(ctx, f.Cfg.Output)
 	if err != nil {
 		return fmt.Errorf("opening the output %s: %w", f.Cfg.Output, err)
 	}

@@ -66,7 +66,7 @@ func videoDataset(t *testing.T) (*shard.Dataset, schemas.Provenance) {
 		Resolution: S, Normalisation: "imagenet", Sampler: "frames p10/p50/p90", Layout: "full", Precision: schemas.PrecisionF16,
 		MaskRatio: m.MaskRatio, Frames: T, Size: S, K: tcfg.ReturnLayers, HW: hw, D: tcfg.OutputDim}
 	dir := t.TempDir()
-	store, err := storage.Open(ctx, dir)
+	store, err := storage.OpenStore(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

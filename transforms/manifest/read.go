@@ -82,9 +82,9 @@ func Read(ctx context.Context, uri string, opt Options, fn func(Row) error) erro
 	if opt.Root == "" {
 		opt.Root = Dir(uri)
 	}
-	// storage.OpenFile reads local, file://, gs:// and http(s) manifests with retries and
+	// storage.Open reads local, file://, gs:// and http(s) manifests with retries and
 	// deadlines; a Parquet manifest is read by ranges, the text formats in order.
-	r, err := storage.OpenFile(ctx, uri, opt.Storage)
+	r, err := storage.Open(ctx, uri, opt.Storage)
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w", uri, err)
 	}

@@ -74,7 +74,7 @@ func Open(ctx context.Context, datasetURI string, opts ...OpenOptions) (*Dataset
 	}
 	d := &Dataset{store: o.Store, o: o, cache: map[[2]int]*cachedBatch{}}
 	if d.store == nil {
-		s, err := storage.Open(ctx, datasetURI, o.Storage)
+		s, err := storage.OpenStore(ctx, datasetURI, o.Storage)
 		if err != nil {
 			return nil, err
 		}

@@ -15,7 +15,7 @@ func TestGCSDataset(t *testing.T) {
 	ctx := context.Background()
 	uri := "gs://bkt/datasets/tiny"
 	so := storage.Options{BackoffMin: 5e6, BackoffMax: 5e7, ChunkSize: 256 << 10}
-	store, err := storage.Open(ctx, uri, so)
+	store, err := storage.OpenStore(ctx, uri, so)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ type IndexOptions struct {
 func CommitIndex(ctx context.Context, datasetURI string, o IndexOptions) (*Index, error) {
 	store := o.Store
 	if store == nil {
-		s, err := storage.Open(ctx, datasetURI, o.Storage)
+		s, err := storage.OpenStore(ctx, datasetURI, o.Storage)
 		if err != nil {
 			return nil, err
 		}

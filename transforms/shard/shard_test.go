@@ -29,7 +29,7 @@ func rowsFor(p schemas.Provenance, seed uint64, n int) []schemas.ClipRow {
 
 func openStore(t testing.TB, uri string) storage.Store {
 	t.Helper()
-	s, err := storage.Open(context.Background(), uri)
+	s, err := storage.OpenStore(context.Background(), uri)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,10 +7,10 @@ import (
 	"io"
 )
 
-// FileSHA256 returns the hex sha256 of the file at uri (any URI OpenFile opens): how a
+// FileSHA256 returns the hex sha256 of the file at uri (any URI Open opens): how a
 // dataset or an export names the weights that made it.
 func FileSHA256(ctx context.Context, uri string) (string, error) {
-	r, err := OpenFile(ctx, uri)
+	r, err := Open(ctx, uri)
 	if err != nil {
 		return "", err
 	}

@@ -1,6 +1,6 @@
 // Package storage is the one way this project opens and writes data by URI.
 //
-// OpenFile(ctx, uri) opens one file for random-access reads (io.ReaderAt and Size) whatever
+// Open(ctx, uri) opens one file for random-access reads (io.ReaderAt and Size) whatever
 // holds it: a local path, file:///path (percent-encoded, so any file name has a URI),
 // gs://bucket/object or an http(s) URL. WriteFile(ctx, uri, data) and Write(ctx, uri, fn)
 // write one file atomically: temp file and rename on local disk, one upload on GCS (an object
@@ -34,7 +34,7 @@
 //
 // Stores are safe for concurrent use.
 //
-// Open(ctx, "gs://bucket/prefix") uses Application Default Credentials, or the emulator named
+// OpenStore(ctx, "gs://bucket/prefix") uses Application Default Credentials, or the emulator named
 // by STORAGE_EMULATOR_HOST (tests run fake-gcs-server in-process). Object names are
 // slash-separated paths relative to the store's root.
 package storage

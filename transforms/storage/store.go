@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Error classes. Errors returned by a Store, OpenFile and Write wrap one of these where they
+// Error classes. Errors returned by a Store, Open and Write wrap one of these where they
 // apply, so callers decide with errors.Is whose fault a failure is.
 var (
 	// ErrNotExist: a definite absence (no such file or object, HTTP 404 or 410).
@@ -103,7 +103,7 @@ type Options struct {
 	ChunkSize     int           // GCS resumable chunk size (default 8 MiB); 0 < size < 256 KiB means one request
 	TempDir       string        // where gs:// writers stage their bytes (default os.TempDir())
 	ReadCacheSize int64         // bytes of small-read cache per remote reader (default 8 MiB)
-	// MaxDownload caps the temporary copy OpenFile makes of an http(s) resource whose server
+	// MaxDownload caps the temporary copy Open makes of an http(s) resource whose server
 	// ignores Range requests (default 2 GiB); a larger body fails with ErrTooLarge.
 	MaxDownload int64
 	// DownloadTimeout is the deadline of one attempt at such a whole-body download (default 15m).
@@ -141,9 +141,9 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Open opens the store rooted at uri: "gs://bucket[/prefix]", "file:///path" or a local path.
+// OpenStore opens the store rooted at uri: "gs://bucket[/prefix]", "file:///path" or a local path.
 // A local root need not exist yet; it is created by the first Commit.
-func Open(ctx context.Context, uri string, opts ...Options) (Store, error) {
+func OpenStore(ctx context.Context, uri string, opts ...Options) (Store, error) {
 	var o Options
 	if len(opts) > 0 {
 		o = opts[0]

@@ -179,7 +179,7 @@ func contract(t *testing.T, s Store) {
 
 func TestLocalContract(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ds")
-	s, err := Open(context.Background(), dir)
+	s, err := OpenStore(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,16 +199,16 @@ func TestLocalContract(t *testing.T) {
 func TestOpenURIs(t *testing.T) {
 	ctx := context.Background()
 	for _, bad := range []string{"", "s3://b/x", "gs://", "gs:///x", "gs://b/../x"} {
-		if _, err := Open(ctx, bad); !errors.Is(err, ErrInvalidURI) {
+		if _, err := OpenStore(ctx, bad); !errors.Is(err, ErrInvalidURI) {
 			t.Errorf("Open(%q) = %v, want ErrInvalidURI", bad, err)
 		}
 	}
 	f := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(f, nil, 0o644)
-	if _, err := Open(ctx, f); !errors.Is(err, ErrInvalidURI) {
+	if _, err := OpenStore(ctx, f); !errors.Is(err, ErrInvalidURI) {
 		t.Errorf("Open(file) = %v, want ErrInvalidURI", err)
 	}
-	s, err := Open(ctx, "file://"+t.TempDir())
+	s, err := OpenStore(ctx, "file://"+t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func fastOpts() Options {
 
 func openGS(t *testing.T, uri string, o Options) Store {
 	t.Helper()
-	s, err := Open(context.Background(), uri, o)
+	s, err := OpenStore(context.Background(), uri, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestGCSSmallReadCache(t *testing.T) {
 
 func TestRemoveStaging(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := Open(context.Background(), dir)
+	s, _ := OpenStore(context.Background(), dir)
 	w, _ := s.Create(context.Background(), "live.bin", CreateOptions{}) // a writer still running
 	w.Write([]byte("x"))
 	old := filepath.Join(dir, ".tmp-shard-a-00000.arrow-dead")

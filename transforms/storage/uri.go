@@ -15,13 +15,13 @@ import (
 	"sync"
 )
 
-// OpenFile opens the one object at uri for random-access reads: a local path, file:///path
+// Open opens the one object at uri for random-access reads: a local path, file:///path
 // (percent-encoded, so any byte string names a file), gs://bucket/object or an http(s) URL.
 // Remote reads have a deadline per call and are retried with back-off; an HTTP server that
 // ignores Range is read once into a bounded temporary copy (Options.MaxDownload). Errors wrap
 // ErrNotExist, ErrUnavailable, ErrDenied, ErrTooLarge or ErrInvalidURI where they apply.
 // Close the Reader when done.
-func OpenFile(ctx context.Context, uri string, opts ...Options) (Reader, error) {
+func Open(ctx context.Context, uri string, opts ...Options) (Reader, error) {
 	o := options(opts)
 	switch scheme(uri) {
 	case "gs":
@@ -168,7 +168,7 @@ func splitGS(uri string) (bucket, object string, err error) {
 	return bucket, object, nil
 }
 
-// gcsClients keeps one client per bucket and options for OpenFile and Write, for the life of
+// gcsClients keeps one client per bucket and options for Open and Write, for the life of
 // the process: a client holds a connection pool and credentials worth reusing across calls.
 var gcsClients struct {
 	sync.Mutex

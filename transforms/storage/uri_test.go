@@ -32,7 +32,7 @@ func readAllAt(t *testing.T, r Reader) []byte {
 	return out
 }
 
-// TestOpenFileReadsEveryKindOfServer: whatever the server does with Range, OpenFile reads the
+// TestOpenFileReadsEveryKindOfServer: whatever the server does with Range, Open reads the
 // whole file, byte for byte, and reports its size.
 func TestOpenFileReadsEveryKindOfServer(t *testing.T) {
 	data := randBytes(10, 1<<20+12345)
@@ -47,7 +47,7 @@ func TestOpenFileReadsEveryKindOfServer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := storagetest.NewHTTPServer(t, tc.ranges, map[string][]byte{"/v/a.mp4": data})
 			srv.Chunked = tc.chunked
-			r, err := OpenFile(context.Background(), srv.URL+"/v/a.mp4", fastOpts())
+			r, err := Open(context.Background(), srv.URL+"/v/a.mp4", fastOpts())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +78,7 @@ func TestHTTPCutMidBodyIsRetried(t *testing.T) {
 		if !ranges {
 			srv.Inject(storagetest.Fault{Kind: "read", Cut: true}, storagetest.Fault{Kind: "read", Cut: true})
 		}
-		r, err := OpenFile(ctx, srv.URL+"/a.bin", fastOpts())
+		r, err := Open(ctx, srv.URL+"/a.bin", fastOpts())
 		if err != nil {
 			t.Fatalf("ranges=%v: open through cuts: %v", ranges, err)
 		}
@@ -133,23 +133,23 @@ func TestHTTPFailureClasses(t *testing.T) {
 				srv.Inject(*tc.fault)
 			}
 			start := time.Now()
-			r, err := OpenFile(ctx, uri, o)
+			r, err := Open(ctx, uri, o)
 			if d := time.Since(start); d > 5*time.Second {
 				t.Fatalf("took %v with a %v deadline", d, o.OpTimeout)
 			}
 			if tc.want == nil {
 				if err != nil {
-					t.Fatalf("OpenFile = %v, want success after a retry", err)
+					t.Fatalf("Open = %v, want success after a retry", err)
 				}
 				r.Close()
 				return
 			}
 			if !errors.Is(err, tc.want) {
-				t.Fatalf("OpenFile = %v, want %v", err, tc.want)
+				t.Fatalf("Open = %v, want %v", err, tc.want)
 			}
 			for _, other := range []error{ErrNotExist, ErrUnavailable, ErrDenied} {
 				if other != tc.want && errors.Is(err, other) {
-					t.Fatalf("OpenFile = %v: also %v", err, other)
+					t.Fatalf("Open = %v: also %v", err, other)
 				}
 			}
 		})
@@ -165,8 +165,8 @@ func TestHTTPDownloadCap(t *testing.T) {
 		srv.Chunked = chunked
 		o := fastOpts()
 		o.MaxDownload = 100_000
-		if _, err := OpenFile(context.Background(), srv.URL+"/a.bin", o); !errors.Is(err, ErrTooLarge) {
-			t.Fatalf("chunked=%v: OpenFile = %v, want ErrTooLarge", chunked, err)
+		if _, err := Open(context.Background(), srv.URL+"/a.bin", o); !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("chunked=%v: Open = %v, want ErrTooLarge", chunked, err)
 		}
 	}
 }
@@ -175,7 +175,7 @@ func TestHTTPDownloadCap(t *testing.T) {
 // (If-Range) instead of returning bytes of two versions.
 func TestHTTPChangedResourceIsNotMixed(t *testing.T) {
 	srv := storagetest.NewHTTPServer(t, true, map[string][]byte{"/a.bin": randBytes(14, 1<<20)})
-	r, err := OpenFile(context.Background(), srv.URL+"/a.bin", fastOpts())
+	r, err := Open(context.Background(), srv.URL+"/a.bin", fastOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,9 +189,9 @@ func TestHTTPChangedResourceIsNotMixed(t *testing.T) {
 func TestHTTPEmptyResource(t *testing.T) {
 	for _, ranges := range []bool{true, false} {
 		srv := storagetest.NewHTTPServer(t, ranges, map[string][]byte{"/e": {}})
-		r, err := OpenFile(context.Background(), srv.URL+"/e", fastOpts())
+		r, err := Open(context.Background(), srv.URL+"/e", fastOpts())
 		if err != nil || r.Size() != 0 {
-			t.Fatalf("ranges=%v: OpenFile(empty) = %v, %v", ranges, r, err)
+			t.Fatalf("ranges=%v: Open(empty) = %v, %v", ranges, r, err)
 		}
 	}
 }
@@ -209,23 +209,23 @@ func TestOpenFileLocal(t *testing.T) {
 	}
 	u := (&url.URL{Scheme: "file", Path: p}).String()
 	for _, uri := range []string{p, u, "FILE://" + u[len("file://"):]} {
-		r, err := OpenFile(ctx, uri)
+		r, err := Open(ctx, uri)
 		if err != nil {
-			t.Fatalf("OpenFile(%q): %v", uri, err)
+			t.Fatalf("Open(%q): %v", uri, err)
 		}
 		if !bytes.Equal(readAllAt(t, r), data) {
-			t.Fatalf("OpenFile(%q): bytes differ", uri)
+			t.Fatalf("Open(%q): bytes differ", uri)
 		}
 		r.Close()
 	}
 	for _, absent := range []string{filepath.Join(dir, "none.mp4"), "file://" + filepath.Join(dir, "none.mp4"), dir} {
-		if _, err := OpenFile(ctx, absent); !errors.Is(err, ErrNotExist) {
-			t.Errorf("OpenFile(%q) = %v, want ErrNotExist", absent, err)
+		if _, err := Open(ctx, absent); !errors.Is(err, ErrNotExist) {
+			t.Errorf("Open(%q) = %v, want ErrNotExist", absent, err)
 		}
 	}
 	for _, bad := range []string{"", "s3://b/x", "gs://b", "gs://b/", "gs:///x", "file://host/x", "file://"} {
-		if _, err := OpenFile(ctx, bad); !errors.Is(err, ErrInvalidURI) {
-			t.Errorf("OpenFile(%q) = %v, want ErrInvalidURI", bad, err)
+		if _, err := Open(ctx, bad); !errors.Is(err, ErrInvalidURI) {
+			t.Errorf("Open(%q) = %v, want ErrInvalidURI", bad, err)
 		}
 	}
 }
@@ -240,7 +240,7 @@ func TestOpenFileGCS(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Inject(storagetest.Fault{Kind: "meta"}, storagetest.Fault{Kind: "read"}, storagetest.Fault{Kind: "read", Cut: true})
-	r, err := OpenFile(ctx, "gs://bkt/k400/a.mp4", fastOpts())
+	r, err := Open(ctx, "gs://bkt/k400/a.mp4", fastOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,13 +250,13 @@ func TestOpenFileGCS(t *testing.T) {
 	if e.Unavailable.Load() != 2 || e.Cuts.Load() != 1 {
 		t.Fatalf("%d 503s and %d cuts served, want 2 and 1", e.Unavailable.Load(), e.Cuts.Load())
 	}
-	if _, err := OpenFile(ctx, "gs://bkt/k400/none.mp4", fastOpts()); !errors.Is(err, ErrNotExist) {
+	if _, err := Open(ctx, "gs://bkt/k400/none.mp4", fastOpts()); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("absent object: %v, want ErrNotExist", err)
 	}
 	o := fastOpts()
 	o.MaxAttempts, o.OpTimeout = 2, 300*time.Millisecond
 	e.Inject(storagetest.Fault{Kind: "meta", Sticky: true})
-	if _, err := OpenFile(ctx, "gs://bkt/k400/a.mp4", o); !errors.Is(err, ErrUnavailable) {
+	if _, err := Open(ctx, "gs://bkt/k400/a.mp4", o); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("always 503: %v, want ErrUnavailable", err)
 	}
 }
@@ -294,7 +294,7 @@ func TestWriteFileIsAtomic(t *testing.T) {
 	if err := WriteFile(ctx, "gs://bkt/ckpt/model.safetensors", data, fastOpts()); err != nil {
 		t.Fatal(err)
 	}
-	r, err := OpenFile(ctx, "gs://bkt/ckpt/model.safetensors", fastOpts())
+	r, err := Open(ctx, "gs://bkt/ckpt/model.safetensors", fastOpts())
 	if err != nil || !bytes.Equal(readAllAt(t, r), data) {
 		t.Fatalf("gs:// read back: %v", err)
 	}

@@ -99,7 +99,7 @@ func LoadVocab(ctx context.Context, spec string, opts ...VocabOptions) (*Vocab, 
 
 // readAll reads a whole file of at most MaxVocabBytes.
 func readAll(ctx context.Context, uri string, o storage.Options) ([]byte, error) {
-	r, err := storage.OpenFile(ctx, uri, o)
+	r, err := storage.Open(ctx, uri, o)
 	if err != nil {
 		return nil, err
 	}
