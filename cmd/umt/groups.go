@@ -14,6 +14,11 @@ Examples:
   umt inspect video testdata/videos/synthetic/*.mp4
   umt inspect frames --sampler middle --frames 8 --output /tmp/frames VIDEO
   umt inspect shards /tmp/ds --json`)
+	group("eval", "evaluate trained models",
+		`Zero-shot evaluations of stage-2 checkpoints on datasets written by 'umt prep --tokenizer'.
+
+Examples:
+  umt eval retrieval --data out/msrvtt-1k --weights out/s2/checkpoints`)
 	group("train", "train the UMT student from shards",
 		`Stage 1 aligns a masked video ViT student to the CLIP teacher's unmasked tokens read
 from shards.

@@ -168,6 +168,12 @@ func Ranks(scores []float64, Nq, Nc int, gt [][]int) ([]int, error) {
 // their mean, each rounded to 2 decimals as the official code reports them (the mean is taken
 // before rounding).
 func Recall(ranks []int) (r1, r5, r10, mean float64) {
+	a, b, d := recall(ranks)
+	return roundMetric(a), roundMetric(b), roundMetric(d), roundMetric((a + b + d) / 3)
+}
+
+// recall is Recall before rounding.
+func recall(ranks []int) (r1, r5, r10 float64) {
 	frac := func(n int) float64 {
 		c := 0
 		for _, r := range ranks {
@@ -177,7 +183,23 @@ func Recall(ranks []int) (r1, r5, r10, mean float64) {
 		}
 		return 100 * float64(c) / float64(len(ranks))
 	}
-	a, b, d := frac(1), frac(5), frac(10)
-	round := func(x float64) float64 { return math.RoundToEven(x*100) / 100 }
-	return round(a), round(b), round(d), round((a + b + d) / 3)
+	return frac(1), frac(5), frac(10)
+}
+
+func roundMetric(x float64) float64 { return math.RoundToEven(x*100) / 100 }
+
+// MetricNames are itm_eval's keys in its order.
+var MetricNames = []string{"txt_r1", "txt_r5", "txt_r10", "txt_r_mean", "img_r1", "img_r5", "img_r10", "img_r_mean", "r_mean"}
+
+// Metrics is itm_eval's result of text ranks (per video) and image ranks (per text): Recall
+// of each direction and r_mean, the mean of both directions' unrounded means, rounded.
+func Metrics(txtRanks, imgRanks []int) map[string]float64 {
+	t1, t5, t10 := recall(txtRanks)
+	i1, i5, i10 := recall(imgRanks)
+	tm, im := (t1+t5+t10)/3, (i1+i5+i10)/3
+	out := map[string]float64{}
+	for i, v := range []float64{t1, t5, t10, tm, i1, i5, i10, im, (tm + im) / 2} {
+		out[MetricNames[i]] = roundMetric(v)
+	}
+	return out
 }

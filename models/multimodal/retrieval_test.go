@@ -136,6 +136,13 @@ func TestEvalPathMatchesReference(t *testing.T) {
 		tr1, tr5, tr10, tm := Recall(rt)
 		ir1, ir5, ir10, im := Recall(ri)
 		got := map[string]float64{"txt_r1": tr1, "txt_r5": tr5, "txt_r10": tr10, "txt_r_mean": tm, "img_r1": ir1, "img_r5": ir5, "img_r10": ir10, "img_r_mean": im}
+		all := Metrics(rt, ri)
+		for key, g := range got {
+			if all[key] != g {
+				t.Errorf("Metrics %s%s = %v, Recall %v", kind.prefix, key, all[key], g)
+			}
+		}
+		got["r_mean"] = all["r_mean"]
 		want, ok := side.Metrics[kind.prefix]
 		if !ok {
 			t.Fatalf("stage2_retrieval.json has no metrics %q", kind.prefix)

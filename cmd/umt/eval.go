@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/umt-dev/umt/kernels"
+	"github.com/umt-dev/umt/models/multimodal"
+	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/training/ckpt"
+	"github.com/umt-dev/umt/training/stage1"
+	"github.com/umt-dev/umt/training/stage2"
+	"github.com/umt-dev/umt/transforms/shard"
+	"github.com/umt-dev/umt/transforms/storage"
+)
+
+// evalChunk is how many videos or captions go through the encoders at once.
+const evalChunk = 16
+
+func init() {
+	var (
+		data, weightsPath, out, device string
+		kTest, threads                 int
+		asJSON                         bool
+	)
+	register(&Command{
+		Path:  "eval retrieval",
+		Short: "zero-shot text-video retrieval of a stage-2 checkpoint on a captioned dataset",
+		Long: `Runs the official zero-shot retrieval evaluation of a stage-2 checkpoint on a dataset written
+by 'umt prep --tokenizer': each row is one video with all its captions (txt2img/img2txt as
+the official protocol). Videos are encoded unmasked with per-frame projections, the ITC
+score is the mean cosine over frames; each query's --k-test best candidates are re-ranked by
+the ITM head. Reports txt_r1/5/10, img_r1/5/10 and their means for the re-ranked scores and
+for the ITC scores alone (suffix _emb), as itm_eval rounds them.
+
+Examples:
+  umt eval retrieval --data out/msrvtt-1k --weights out/s2/checkpoints
+  umt eval retrieval --data gs://b/didemo --weights /ckpt/s2/checkpoints/step-00010000 --k-test 128 --json --output eval.json --device cuda`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&data, "data", "", "dataset written by 'umt prep --tokenizer': a local directory or gs:// prefix (required)")
+			fs.StringVar(&weightsPath, "weights", "", "stage-2 checkpoint: a 'umt train stage2' checkpoints/ directory (follows 'latest') or one step-N/ directory (required)")
+			fs.IntVar(&kTest, "k-test", 128, "candidates per query re-ranked by the ITM head (capped at the gallery size)")
+			fs.BoolVar(&asJSON, "json", false, "print the result as JSON instead of a table")
+			fs.StringVar(&out, "output", "", "also write the result as JSON to this file or URI")
+			fs.StringVar(&device, "device", "auto", "compute backend: auto (the GPU when one works, else the CPU), cpu, cuda or cuda:N")
+			fs.IntVar(&threads, "threads", 0, "CPU threads (0 = all)")
+		},
+		Exec: func(args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected arguments %q", args)
+			}
+			if data == "" || weightsPath == "" {
+				return usagef("--data and --weights are required (a captioned dataset and a stage-2 checkpoint)")
+			}
+			if kTest < 1 {
+				return usagef("--k-test must be at least 1, got %d", kTest)
+			}
+			ctx := context.Background()
+			d, err := shard.Open(ctx, data)
+			if err != nil {
+				return fmt.Errorf("opening %s: %w", data, err)
+			}
+			defer d.Close()
+			dir, st, err := readStage2State(weightsPath)
+			if err != nil {
+				return err
+			}
+			if err := checkRetrievalData(st.Model, d.Provenance(), data); err != nil {
+				return err
+			}
+			dev, err := kernels.Open(device, kernels.Options{Threads: threads})
+			if err != nil {
+				return err
+			}
+			defer dev.Close()
+			fmt.Fprintf(os.Stderr, "device: %s\n", dev.Reason)
+			be, err := dev.Trainer()
+			if err != nil {
+				return err
+			}
+			tr, err := stage2.Resume(dir, be)
+			if err != nil {
+				return err
+			}
+			defer tr.Model.Close()
+			defer tr.Close()
+			res, err := evalRetrieval(ctx, tr.Model, d, kTest)
+			if err != nil {
+				return err
+			}
+			res.Dataset, res.Weights, res.Step = data, dir, st.Step
+			js, err := json.MarshalIndent(res, "", "  ")
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				if err := storage.WriteFile(ctx, out, append(js, '\n')); err != nil {
+					return err
+				}
+			}
+			if asJSON {
+				_, err = fmt.Fprintf(stdout, "%s\n", js)
+				return err
+			}
+			res.table(stdout)
+			return nil
+		},
+	})
+}
+
+// retrievalResult is what 'umt eval retrieval' reports.
+type retrievalResult struct {
+	Dataset string             `json:"dataset"`
+	Weights string             `json:"weights"`
+	Step    int                `json:"step"`
+	Videos  int                `json:"videos"`
+	Texts   int                `json:"texts"`
+	KTest   int                `json:"k_test"`
+	Metrics map[string]float64 `json:"metrics"` // itm_eval's keys; _emb for the ITC-only scores
+}
+
+func (r retrievalResult) table(w io.Writer) {
+	fmt.Fprintf(w, "%s: %d videos, %d captions, k_test %d, step %d\n", r.Dataset, r.Videos, r.Texts, r.KTest, r.Step)
+	fmt.Fprintf(w, "%-12s %8s %8s\n", "metric", "itm", "itc(emb)")
+	for _, k := range multimodal.MetricNames {
+		fmt.Fprintf(w, "%-12s %8.2f %8.2f\n", k, r.Metrics[k], r.Metrics[k+"_emb"])
+	}
+}
+
+// readStage2State resolves a checkpoint path to its step directory and reads its state.json.
+func readStage2State(path string) (string, stage2.State, error) {
+	dir, err := ckpt.Resolve(path)
+	if err != nil {
+		return "", stage2.State{}, fmt.Errorf("--weights: %w", err)
+	}
+	var st stage2.State
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil {
+		return "", st, fmt.Errorf("--weights: %s is not a stage-2 checkpoint: %w", dir, err)
+	}
+	return dir, st, nil
+}
+
+// checkRetrievalData refuses a dataset the checkpoint cannot read, naming the fix.
+func checkRetrievalData(m multimodal.Config, p schemas.Provenance, name string) error {
+	v := m.Vision
+	switch {
+	case p.Text == nil:
+		return fmt.Errorf("%s stores no caption tokens; prepare it with the text encoder's vocabulary: umt prep --tokenizer hf:bert-base-uncased", name)
+	case p.Text.VocabSize != m.Text.Vocab:
+		return fmt.Errorf("%s was tokenized with %s (%d ids), the checkpoint's text encoder has %d: prepare it again with the encoder's vocabulary: umt prep --tokenizer <its vocab.txt or hf:name>", name, p.Text.Tokenizer, p.Text.VocabSize, m.Text.Vocab)
+	case p.Text.MaxLen > m.Text.MaxPosition:
+		return fmt.Errorf("%s stores captions of %d ids, the checkpoint's text encoder has %d positions: umt prep --max-text-len %d", name, p.Text.MaxLen, m.Text.MaxPosition, m.Text.MaxPosition)
+	case p.Frames != v.Frames && p.Frames != 1:
+		return fmt.Errorf("%s has %d frames per clip, the checkpoint's encoder takes %d: umt prep --frames %d", name, p.Frames, v.Frames, v.Frames)
+	case p.Size != v.ImgSize:
+		return fmt.Errorf("%s has %d px frames, the checkpoint's encoder takes %d: umt prep --size %d", name, p.Size, v.ImgSize, v.ImgSize)
+	}
+	return nil
+}
+
+// retrievalInputs are the encoded gallery and queries with the ground truth.
+type retrievalInputs struct {
+	vTokens, vProj []float32 // [Nv·N, D], [Nv·P, E]
+	tTokens, tProj []float32 // [Nt·L, H], [Nt, E]
+	mask           []int32   // [Nt·L]
+	Nv, P, Nt, L   int
+	img2txt        [][]int // per video its captions
+	txt2img        [][]int // per caption its video
+}
+
+// encodeRetrieval encodes every row's frames (all tokens) and every caption, evalChunk at a time.
+func encodeRetrieval(ctx context.Context, m *multimodal.Model, d *shard.Dataset) (retrievalInputs, error) {
+	p := d.Provenance()
+	T, L := p.Frames, p.Text.MaxLen
+	in := retrievalInputs{L: L}
+	all := make([]int32, T*m.Cfg.Vision.HW())
+	for i := range all {
+		all[i] = int32(i)
+	}
+	b := vit.Batch{Frames: T, KeepTemporal: true}
+	var ids, mask []int32
+	flushV := func() error {
+		if b.B == 0 {
+			return nil
+		}
+		e, err := m.EmbedVision(b)
+		in.P = len(e.Proj) / (b.B * m.Cfg.EmbedDim) // frames / tubelet
+		in.vTokens, in.vProj = append(in.vTokens, e.Tokens...), append(in.vProj, e.Proj...)
+		b.B, b.Patches, b.Tokens = 0, b.Patches[:0], b.Tokens[:0]
+		return err
+	}
+	flushT := func() error {
+		n := len(ids) / L
+		if n == 0 {
+			return nil
+		}
+		e, err := m.EmbedText(ids, mask, n, L)
+		in.tTokens, in.tProj = append(in.tTokens, e.Tokens...), append(in.tProj, e.Proj...)
+		in.mask = append(in.mask, mask...)
+		ids, mask = ids[:0], mask[:0]
+		return err
+	}
+	err := d.Scan(ctx, func(i int, r schemas.ClipRow) error {
+		C := len(r.CaptionIDs) / L
+		if C == 0 || len(r.CaptionIDs) != C*L || len(r.CaptionMask) != C*L {
+			return fmt.Errorf("clip %s has %d caption ids and %d mask values, not C×%d with C ≥ 1", r.ClipID, len(r.CaptionIDs), len(r.CaptionMask), L)
+		}
+		b.B++
+		b.Patches = append(b.Patches, stage1.PatchesFromFrames(m.Cfg.Vision, r.Frames, all)...)
+		b.Tokens = append(b.Tokens, all...)
+		var caps []int
+		for c := 0; c < C; c++ {
+			caps = append(caps, in.Nt)
+			in.txt2img = append(in.txt2img, []int{in.Nv})
+			in.Nt++
+			ids = append(ids, r.CaptionIDs[c*L:(c+1)*L]...)
+			for _, v := range r.CaptionMask[c*L : (c+1)*L] {
+				mask = append(mask, int32(v))
+			}
+			if len(ids) >= evalChunk*L {
+				if err := flushT(); err != nil {
+					return err
+				}
+			}
+		}
+		in.img2txt = append(in.img2txt, caps)
+		in.Nv++
+		if b.B == evalChunk {
+			return flushV()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flushV()
+	}
+	if err == nil {
+		err = flushT()
+	}
+	if err == nil && in.Nv == 0 {
+		err = fmt.Errorf("the dataset has no rows")
+	}
+	return in, err
+}
+
+// evalRetrieval is the zero-shot protocol: ITC scores, ITM re-ranking of each query's top k,
+// ranks against the ground truth and itm_eval's metrics of both score kinds.
+func evalRetrieval(ctx context.Context, m *multimodal.Model, d *shard.Dataset, k int) (retrievalResult, error) {
+	in, err := encodeRetrieval(ctx, m, d)
+	if err != nil {
+		return retrievalResult{}, err
+	}
+	E := m.Cfg.EmbedDim
+	i2t, err := multimodal.ITCScores(in.vProj, in.Nv, in.P, in.tProj, in.Nt, E)
+	if err != nil {
+		return retrievalResult{}, err
+	}
+	t2i := make([]float64, in.Nt*in.Nv)
+	for v := 0; v < in.Nv; v++ {
+		for t := 0; t < in.Nt; t++ {
+			t2i[t*in.Nv+v] = i2t[v*in.Nt+t]
+		}
+	}
+	N := len(in.vTokens) / in.Nv / m.Cfg.Vision.Dim
+	k = min(k, in.Nv, in.Nt)
+	itmI2T, itmT2I, err := m.ITMScores(in.vTokens, N, in.tTokens, in.mask, in.L, i2t, in.Nv, in.Nt, k)
+	if err != nil {
+		return retrievalResult{}, err
+	}
+	res := retrievalResult{Videos: in.Nv, Texts: in.Nt, KTest: k, Metrics: map[string]float64{}}
+	for _, kind := range []struct {
+		suffix   string
+		i2t, t2i []float64
+	}{{"", itmI2T, itmT2I}, {"_emb", i2t, t2i}} {
+		rt, err := multimodal.Ranks(kind.i2t, in.Nv, in.Nt, in.img2txt)
+		if err != nil {
+			return res, err
+		}
+		ri, err := multimodal.Ranks(kind.t2i, in.Nt, in.Nv, in.txt2img)
+		if err != nil {
+			return res, err
+		}
+		for key, v := range multimodal.Metrics(rt, ri) {
+			res.Metrics[key+kind.suffix] = v
+		}
+	}
+	return res, nil
+}
