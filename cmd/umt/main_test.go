@@ -95,7 +95,7 @@ func TestNoPlaceholderCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"nothing"}, "the commands are: bench, export, index, inspect, prep, train"},
+		{[]string{"nothing"}, "the commands are: bench, eval, export, index, inspect, prep, train"},
 		{[]string{"train", "stage3"}, "the subcommands of train are: stage1, stage2"},
 		{[]string{"inspect", "nothing"}, "frames, shards, teacher, text, video"},
 	} {
