@@ -48,11 +48,11 @@ func BenchmarkPlainLoop(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			v, err := e.Embed(r)
+			out, err := e.Embed(r)
 			if err != nil {
 				b.Fatal(err)
 			}
-			rows = append(rows, schemas.EmbeddingRow{ClipID: r.ClipID, SourceURI: r.SourceURI, Embedding: v})
+			rows = append(rows, out)
 			if len(rows) == 16 {
 				if _, err := EncodeParquet(plan.Info, rows); err != nil {
 					b.Fatal(err)

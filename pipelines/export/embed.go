@@ -11,10 +11,11 @@ import (
 	"github.com/umt-dev/umt/schemas"
 )
 
-// embedder turns a clip row into its embedding. One per worker goroutine (models are not safe
-// for concurrent use); borrowed from a per-process pool across bundles.
+// embedder turns a clip row into its export row: the row's identity columns and the model's
+// embedding columns. One per worker goroutine (models are not safe for concurrent use);
+// borrowed from a per-process pool across bundles.
 type embedder interface {
-	Embed(row schemas.ClipRow) ([]float32, error)
+	Embed(row schemas.ClipRow) (schemas.EmbeddingRow, error)
 	Close() error
 }
 
@@ -47,12 +48,20 @@ func newTeacherEmbedder(ctx context.Context, p Plan) (*teacherEmbedder, error) {
 }
 
 // Embed runs one clip per call, so a clip's bits never depend on which clips share a call.
-func (e *teacherEmbedder) Embed(row schemas.ClipRow) ([]float32, error) {
+func (e *teacherEmbedder) Embed(row schemas.ClipRow) (schemas.EmbeddingRow, error) {
 	per, err := e.t.EncodePooled(row.Frames, 1, e.frames, e.size, e.size)
 	if err != nil {
-		return nil, fmt.Errorf("clip %s: %w", row.ClipID, err)
+		return schemas.EmbeddingRow{}, fmt.Errorf("clip %s: %w", row.ClipID, err)
 	}
-	return MeanL2(per, e.frames, e.dim), nil
+	out := identity(row)
+	out.Embedding = MeanL2(per, e.frames, e.dim)
+	return out, nil
+}
+
+// identity is the export row's columns that come from the input row, not the model.
+func identity(r schemas.ClipRow) schemas.EmbeddingRow {
+	return schemas.EmbeddingRow{ClipID: r.ClipID, SourceURI: r.SourceURI,
+		SpanStartS: r.SpanStartS, SpanEndS: r.SpanEndS, Caption: r.Caption}
 }
 
 func (e *teacherEmbedder) Close() error {

@@ -124,12 +124,11 @@ func (f *embedFn) ProcessElement(ctx context.Context, g Group, emit func(Result)
 		if err != nil {
 			return fmt.Errorf("reading input row %d: %w", i, err)
 		}
-		v, err := e.Embed(r)
+		out, err := e.Embed(r)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, schemas.EmbeddingRow{ClipID: r.ClipID, SourceURI: r.SourceURI,
-			SpanStartS: r.SpanStartS, SpanEndS: r.SpanEndS, Caption: r.Caption, Embedding: v})
+		rows = append(rows, out)
 	}
 	data, err := EncodeParquet(f.Plan.Info, rows)
 	if err != nil {
