@@ -32,7 +32,7 @@ const workerBinaryEnv = "UMT_WORKER_BINARY"
 // of runnertest.ProcessWorker), and the dataset must equal an in-process run of the same
 // command byte for byte. Every subprocess runs in its own process group under a deadline and
 // is killed with its children; logs of the launcher, the worker and Prism go to the test log
-// on failure.
+// on failure. Then `umt export` of that dataset runs the same two ways and must agree too.
 func TestPrepOnOutOfProcessWorkers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the umt binary and runs prep twice, once on a Prism job server's PROCESS workers (~10-30 s, most of it go build)")
@@ -116,6 +116,60 @@ func TestPrepOnOutOfProcessWorkers(t *testing.T) {
 	if out, err := combined(verify); err != nil {
 		t.Errorf("umt inspect shards --verify: %v\n%s", err, out)
 	}
+
+	// umt export of that dataset on the same job server's PROCESS workers writes the same
+	// export, byte for byte, as an in-process run.
+	exportArgs := func(out string, extra ...string) []string {
+		return append([]string{"export", "--input", inProcess, "--output", out, "--teacher", teacher,
+			"--teacher-resolution", "64", "--heads", "4", "--group-clips", "2", "--json"}, extra...)
+	}
+	wantExport, gotExport := filepath.Join(work, "export-in-process"), filepath.Join(work, "export-process-workers")
+	var wantRep, gotRep exportReport
+	runUmtJSON(ctx, t, bin, tmp, exportArgs(wantExport), &wantRep)
+	runUmtJSON(ctx, t, bin, tmp, exportArgs(gotExport, "--runner=universal", "--endpoint="+endpoint,
+		"--environment_type=PROCESS", "--environment_config="+envConfig, "--worker_binary="+bin), &gotRep)
+	if wantRep.Runner != "prism" || gotRep.Runner != "universal" {
+		t.Errorf("export runners: in-process run on %q, PROCESS-worker run on %q", wantRep.Runner, gotRep.Runner)
+	}
+	if !gotRep.Accounted || gotRep.OK != want.OK || gotRep.OK != wantRep.OK || gotRep.Computed != gotRep.OK {
+		t.Errorf("PROCESS-worker export report %+v, in-process %+v; want %d clips computed", gotRep, wantRep, want.OK)
+	}
+	wantFiles, gotFiles = exportFiles(t, wantExport), exportFiles(t, gotExport)
+	if len(wantFiles) < 2 || len(gotFiles) != len(wantFiles) {
+		t.Errorf("export files: PROCESS workers %v, in-process %v", gotFiles, wantFiles)
+	}
+	for name, sum := range wantFiles {
+		if gotFiles[name] != sum {
+			t.Errorf("export %s: PROCESS-worker run sha256 %q, in-process %s", name, gotFiles[name], sum)
+		}
+	}
+}
+
+// exportReport is the part of export's JSON run report the test reads.
+type exportReport struct {
+	Runner    string `json:"runner"`
+	OK        int64  `json:"ok"`
+	Accounted bool   `json:"ok_plus_failed_equals_rows"`
+	Computed  int64  `json:"clips_computed"`
+}
+
+// exportFiles maps every file of a local export to its sha256.
+func exportFiles(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		sum := sha256.Sum256(mustRead(t, p))
+		out[filepath.ToSlash(rel)] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // testBudget is the test's own deadline: d, or less so that it ends (and prints its logs)
@@ -171,6 +225,14 @@ type prepReport struct {
 // runPrepCmd runs `bin prep ...` with a deadline and returns its JSON report.
 func runPrepCmd(ctx context.Context, t *testing.T, bin, tmp string, args []string) prepReport {
 	t.Helper()
+	var rep prepReport
+	runUmtJSON(ctx, t, bin, tmp, args, &rep)
+	return rep
+}
+
+// runUmtJSON runs `bin args...` with a deadline and decodes its JSON report into rep.
+func runUmtJSON(ctx context.Context, t *testing.T, bin, tmp string, args []string, rep any) {
+	t.Helper()
 	rctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	cmd := runnertest.Command(rctx, bin, args...)
@@ -186,11 +248,9 @@ func runPrepCmd(ctx context.Context, t *testing.T, bin, tmp string, args []strin
 	if err != nil {
 		t.Fatalf("umt %s: %v\nstderr:\n%s\nstdout:\n%s", strings.Join(args, " "), err, stderr.Bytes(), stdout.Bytes())
 	}
-	var rep prepReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+	if err := json.Unmarshal(stdout.Bytes(), rep); err != nil {
 		t.Fatalf("umt %s: report: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.Bytes(), stderr.Bytes())
 	}
-	return rep
 }
 
 func combined(cmd *exec.Cmd) ([]byte, error) {
