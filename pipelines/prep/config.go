@@ -115,21 +115,19 @@ func Defaults() Config {
 	}
 }
 
+// Sampling is how the dataset's clips are sampled (shared with `umt export`).
+func (c Config) Sampling() video.Sampling {
+	return video.Sampling{Frames: c.Frames, Size: c.Size, Sampler: c.Sampler, Interp: c.Interp, Seed: c.Seed,
+		OnMissing: c.OnMissing, OnCorrupt: c.OnCorrupt, Deadline: c.Deadline}
+}
+
 // SamplerString is the sampler configuration hashed into every clip id: everything that
 // decides which pixels a clip holds.
-func (c Config) SamplerString() string {
-	return fmt.Sprintf("sampler=%s frames=%d size=%d crop=1 interp=%s seed=%d on_missing=%s",
-		c.Sampler, c.Frames, c.Size, c.Interp, c.Seed, c.OnMissing)
-}
+func (c Config) SamplerString() string { return c.Sampling().String() }
 
 // SampleConfig is the video sampling configuration of one clip.
 func (c Config) SampleConfig(clipID string, start, end float64) video.SampleConfig {
-	sc := video.DefaultSampleConfig()
-	sc.Sampler, sc.Frames, sc.Size, sc.Crop, sc.Interp = c.Sampler, c.Frames, c.Size, true, c.Interp
-	sc.Seed = video.SeedFor(clipID) ^ uint64(c.Seed)
-	sc.Start, sc.End, sc.OnMissing, sc.Deadline = start, end, c.OnMissing, c.Deadline
-	sc.OnCorrupt = c.OnCorrupt
-	return sc
+	return c.Sampling().For(clipID, start, end)
 }
 
 // Validate checks the configuration before anything runs.

@@ -76,36 +76,13 @@ func (f *decodeFn) ProcessElement(ctx context.Context, w Work, emit func(Decoded
 		progress.failed.Add(1)
 		item(g, w.failed(class, stage, msg))
 	}
-	if w.Row.Image && f.Cfg.Frames > 1 && f.Cfg.OnMissing != "pad" {
-		fail(schemas.ClassUnsupported, schemas.StageDecode, fmt.Sprintf("%s is an image entry, a 1-frame clip, but this dataset stores %d frames per clip; prepare image corpora with --frames 1 (UMT trains image-text data as 1-frame clips) or pass --on-missing=pad to repeat the image", w.Row.URI, f.Cfg.Frames))
-		return nil
-	}
 	start := time.Now()
-	src, in, err := openVideo(ctx, w.Row.URI)
-	if err != nil {
-		fail(failureClass(err), schemas.StageDecode, err.Error())
-		return nil
-	}
-	sample := video.Sample
-	if w.Row.Image {
-		sample = func(ctx context.Context, src video.Source, cfg video.SampleConfig) (*video.Clip, error) {
-			c, err := video.SampleImage(ctx, src, cfg)
-			if err == nil {
-				repeatFrame(c, f.Cfg.Frames)
-			}
-			return c, err
-		}
-	}
-	c, err := sample(ctx, src, f.Cfg.SampleConfig(w.ClipID, w.Row.Start, w.Row.End))
-	in.Close()
+	c, err := video.SampleEntry(ctx, w.Row.URI, w.Row.Image, f.Cfg.SampleConfig(w.ClipID, w.Row.Start, w.Row.End))
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err() // the job is being cancelled: not the video's fault
 		}
-		if rerr := in.readErr(); rerr != nil {
-			err = rerr // a failed remote read, not a damaged file
-		}
-		fail(failureClass(err), schemas.StageDecode, err.Error())
+		fail(video.FailureClass(err), schemas.StageDecode, err.Error())
 		return nil
 	}
 	// video.Sample already failed a clip whose sampled frames are damaged (--on-corrupt=fail) or
@@ -146,22 +123,6 @@ func captions(r manifest.Row) []string {
 		return nil
 	}
 	return append([]string{r.Caption}, r.ExtraCaptions...)
-}
-
-// repeatFrame pads an image's single frame to T identical frames (image entries with
-// --on-missing=pad in a T-frame dataset), each at time 0; the T−1 copies count as padded.
-func repeatFrame(c *video.Clip, T int) {
-	if T <= 1 || len(c.PTS) != 1 {
-		return
-	}
-	c.Padded += T - 1
-	one := c.Frames
-	c.Frames = make([]byte, 0, T*len(one))
-	for range T {
-		c.Frames = append(c.Frames, one...)
-	}
-	c.PTS = make([]int64, T)
-	c.TimeS = make([]float64, T)
 }
 
 func init() {

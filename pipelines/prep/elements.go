@@ -38,7 +38,7 @@ func (w Work) staged() Item { return Item{Index: w.Row.Index, ClipID: w.ClipID, 
 func (w Work) failed(class schemas.FailureClass, stage schemas.Stage, msg string) Item {
 	return Item{Index: w.Row.Index, ClipID: w.ClipID, Kind: ItemFailed, Failure: schemas.FailureRow{
 		URI: w.Row.URI, ClipID: w.ClipID, SpanStartS: w.Row.Start, SpanEndS: w.Row.End,
-		ErrorClass: class, Message: safeMessage(w.Row.URI, msg), Stage: stage, Attempt: w.Attempt,
+		ErrorClass: class, Message: manifest.SafeMessage(w.Row.URI, msg), Stage: stage, Attempt: w.Attempt,
 	}}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/umt-dev/umt/transforms/manifest"
 	"github.com/umt-dev/umt/transforms/shard"
 	"github.com/umt-dev/umt/transforms/storage"
+	"github.com/umt-dev/umt/transforms/video"
 )
 
 // Phases of a prep job. A cluster runs the cheap, CPU-bound decoding on many CPU workers
@@ -93,12 +94,7 @@ func clipBase(d Decoded) schemas.ClipRow {
 		FramePTS: d.FramePTS, FrameTimeS: d.FrameTimeS, Frames: d.Frames,
 		PaddedFrames: d.Padded, DamagedFrames: d.Damaged, CaptionIDs: d.CaptionIDs, CaptionMask: d.CaptionMsk,
 	}
-	if row.SpanEndS < row.SpanStartS { // "to the end" from a start: record the last frame's time
-		for _, t := range row.FrameTimeS {
-			row.SpanEndS = max(row.SpanEndS, t)
-		}
-		row.SpanEndS = max(row.SpanEndS, row.SpanStartS)
-	}
+	row.SpanEndS = video.SpanEnd(row.SpanStartS, row.SpanEndS, row.FrameTimeS) // "to the end": the last frame's time
 	return row
 }
 

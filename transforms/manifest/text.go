@@ -136,3 +136,13 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// SafeMessage makes an error message about the entry at uri storable: the decoded path of a
+// file:// URI (whose bytes need not be UTF-8) is named by the URI again, and any other foreign
+// byte is written as \xNN.
+func SafeMessage(uri, msg string) string {
+	if p, err := storage.LocalPath(uri); err == nil && p != uri {
+		msg = strings.ReplaceAll(msg, p, uri)
+	}
+	return EscapeInvalid(msg)
+}

@@ -88,3 +88,16 @@ func failuresFrom(fr *arrowFile) (rows []schemas.FailureRow, err error) {
 	}
 	return rows, nil
 }
+
+// ReadFailures reads the failures file name in store (one WriteFailures committed).
+func ReadFailures(ctx context.Context, store storage.Store, name string) ([]schemas.FailureRow, error) {
+	b, err := readAll(ctx, store, name, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := failuresFromBytes(b, memory.DefaultAllocator)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return rows, nil
+}
