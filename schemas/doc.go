@@ -28,7 +28,7 @@
 //   - [NewClipRecord] (rows → record batch), [NewClipBatch] and [ClipBatch.Row] (record
 //     batch → validated rows whose tensors alias the batch's buffers), [ClipRow.Clone]
 //   - [FailureSchema], [FailureRow], [NewFailureRecord], [FailureRowsFrom]
-//   - [EmbeddingSchema], [EmbeddingRow], [NewEmbeddingRecord], [EmbeddingRowsFrom]
+//   - [EmbeddingInfo.Schema], [EmbeddingRow], [NewEmbeddingRecord], [EmbeddingRowsFrom]
 //   - [F16Bits], [Float32s] (float16 bits ↔ float32)
 //   - package schematest: valid random rows and provenances for tests of code built on this
 //

@@ -6,11 +6,14 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/x448/float16"
@@ -436,28 +439,93 @@ func TestEveryFailureClassAndStageIsDocumented(t *testing.T) {
 	}
 }
 
+// TestEmbeddingRoundTrip: rows of every column combination and dtype come back from a record
+// batch as written (float16 as the float32 value rounded to nearest even), and rows that do not
+// fit the schema are refused with ErrRow.
 func TestEmbeddingRoundTrip(t *testing.T) {
+	rows := []schemas.EmbeddingRow{
+		{ClipID: "a", SourceURI: "u", SpanStartS: 0, SpanEndS: 1, Embedding: []float32{1, 0, 0},
+			FrameEmbeddings: []float32{1, 0, 0, 0.1, 0.2, 0.3}},
+		{ClipID: "b", SourceURI: "v", Caption: "a cat", SpanStartS: 2, SpanEndS: 3, Embedding: []float32{0, 0.6, 0.8},
+			FrameEmbeddings: []float32{0, 0.6, 0.8, 1.0 / 3, -2, 65519}, TextEmbedding: []float32{0.5, 0.25, 1e-8, 3, 2, 1}},
+	}
+	for _, tc := range []struct {
+		name string
+		info schemas.EmbeddingInfo
+	}{
+		{"embedding only", schemas.EmbeddingInfo{Model: "m", Space: "video", Dim: 3}},
+		{"frames and text float32", schemas.EmbeddingInfo{Model: "m", Space: "video", Dim: 3, Frames: 2, Text: true}},
+		{"frames and text float16", schemas.EmbeddingInfo{Model: "m", Space: "video", Dim: 3, Frames: 2, Text: true, DType: schemas.DTypeFloat16}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			want := make([]schemas.EmbeddingRow, len(rows))
+			round := func(v []float32) []float32 {
+				if v == nil || tc.info.DType != schemas.DTypeFloat16 {
+					return v
+				}
+				return schemas.Float32s(nil, schemas.F16Bits(nil, v))
+			}
+			in := slices.Clone(rows)
+			for i := range rows {
+				if tc.info.Frames == 0 {
+					in[i].FrameEmbeddings = nil
+				}
+				if !tc.info.Text {
+					in[i].TextEmbedding = nil
+				}
+				want[i] = in[i]
+				want[i].Embedding, want[i].FrameEmbeddings, want[i].TextEmbedding = round(in[i].Embedding), round(in[i].FrameEmbeddings), round(in[i].TextEmbedding)
+			}
+			rec, err := schemas.NewEmbeddingRecord(mem, tc.info.Schema(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rec.Release()
+			got, err := schemas.EmbeddingRowsFrom(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("got %+v\nwant %+v", got, want)
+			}
+			for _, bad := range []schemas.EmbeddingRow{{Embedding: []float32{1}}, {Embedding: []float32{1, 2, 3}, FrameEmbeddings: []float32{1}}, {Embedding: []float32{1, 2, 3}, TextEmbedding: []float32{1}}} {
+				if _, err := schemas.NewEmbeddingRecord(mem, tc.info.Schema(), []schemas.EmbeddingRow{bad}); !errors.Is(err, schemas.ErrRow) {
+					t.Errorf("row %+v accepted: %v", bad, err)
+				}
+			}
+		})
+	}
+}
+
+// TestEmbeddingVersion1Readable: a version-1 table (six columns, float32 embedding, no
+// optional columns) still decodes.
+func TestEmbeddingVersion1Readable(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	sc := schemas.EmbeddingSchema("umt-b16", "00", "video", 3)
-	rows := []schemas.EmbeddingRow{
-		{ClipID: "a", SourceURI: "u", SpanStartS: 0, SpanEndS: 1, Embedding: []float32{1, 0, 0}},
-		{ClipID: "b", SourceURI: "v", Caption: "a cat", SpanStartS: 2, SpanEndS: 3, Embedding: []float32{0, 0.6, 0.8}},
-	}
-	rec, err := schemas.NewEmbeddingRecord(mem, sc, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := arrow.NewMetadata([]string{schemas.MetaSchema, schemas.MetaSchemaVersion, schemas.MetaModel}, []string{"embeddings", "1", "m"})
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: schemas.ColClipID, Type: arrow.BinaryTypes.String}, {Name: schemas.ColSourceURI, Type: arrow.BinaryTypes.String},
+		{Name: schemas.ColSpanStartS, Type: arrow.PrimitiveTypes.Float64}, {Name: schemas.ColSpanEndS, Type: arrow.PrimitiveTypes.Float64},
+		{Name: schemas.ColCaption, Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "embedding", Type: arrow.FixedSizeListOfNonNullable(2, arrow.PrimitiveTypes.Float32)},
+	}, &md)
+	b := array.NewRecordBuilder(mem, sc)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).Append("a")
+	b.Field(1).(*array.StringBuilder).Append("u")
+	b.Field(2).(*array.Float64Builder).Append(1)
+	b.Field(3).(*array.Float64Builder).Append(2)
+	b.Field(4).AppendNull()
+	b.Field(5).(*array.FixedSizeListBuilder).Append(true)
+	b.Field(5).(*array.FixedSizeListBuilder).ValueBuilder().(*array.Float32Builder).AppendValues([]float32{0.6, 0.8}, nil)
+	rec := b.NewRecordBatch()
 	defer rec.Release()
 	got, err := schemas.EmbeddingRowsFrom(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, rows) {
-		t.Fatalf("got %+v\nwant %+v", got, rows)
-	}
-	if _, err := schemas.NewEmbeddingRecord(mem, sc, []schemas.EmbeddingRow{{Embedding: []float32{1}}}); !errors.Is(err, schemas.ErrRow) {
-		t.Fatalf("wrong dims accepted: %v", err)
+	want := []schemas.EmbeddingRow{{ClipID: "a", SourceURI: "u", SpanStartS: 1, SpanEndS: 2, Embedding: []float32{0.6, 0.8}}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("version-1 table: %+v, %v; want %+v", got, err, want)
 	}
 }
 

@@ -57,6 +57,7 @@ Examples:
 			fs.StringVar(&c.TeacherConfigFile, "teacher-config", "", "config for a teacher weights file: HF config.json or clip.Config JSON")
 			fs.IntVar(&c.TeacherConfig.Resolution, "teacher-resolution", 0, "input size the teacher runs at (default 14*patch; 64 for the tiny demo teacher)")
 			fs.IntVar(&c.TeacherConfig.Heads, "heads", 0, "teacher attention heads (default: config, else width/64)")
+			fs.StringVar(&c.DType, "dtype", c.DType, "element type of the embedding columns: float32, or float16 (half the size; each value rounded to nearest even)")
 			fs.IntVar(&c.GroupClips, "group-clips", c.GroupClips, "input rows per shard (the unit of deterministic writing and of resume)")
 			fs.IntVar(&c.Threads, "threads", 0, "kernel threads per model (0 = all cores)")
 			fs.StringVar(&c.Device, "device", c.Device, "model backend: cpu, auto (the GPU when one works, else the CPU), cuda or cuda:N")

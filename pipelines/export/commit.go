@@ -52,7 +52,7 @@ func (f *commitFn) ProcessElement(ctx context.Context, _ []byte, results func(*R
 		r = Result{}
 	}
 	sort.Slice(rs, func(i, j int) bool { return rs[i].Name < rs[j].Name })
-	idx := Index{Schema: "embeddings", SchemaVersion: schemas.EmbeddingSchemaVersion, Info: f.Plan.Info, DType: "float32",
+	idx := Index{Schema: "embeddings", SchemaVersion: schemas.EmbeddingSchemaVersion, Info: f.Plan.Info, DType: f.Plan.Info.DType,
 		Input: f.Plan.Input, InputSHA256: f.Plan.InputSHA, InputRows: f.Plan.Rows, Shards: []IndexShard{}}
 	for _, r := range rs {
 		idx.Shards = append(idx.Shards, IndexShard{Name: r.Name, Rows: r.Rows, Bytes: r.Bytes})

@@ -35,13 +35,16 @@ type Config struct {
 	TeacherConfigFile string      // --teacher-config
 	TeacherConfig     clip.Config // shape overrides (zero: from the weights)
 
+	DType      string // element type of the embedding columns: schemas.DTypeFloat32 or DTypeFloat16
 	Device     string // kernels.Open spec; "" is the CPU
 	Threads    int    // kernel threads (0: all)
 	GroupClips int    // input rows per shard
 }
 
 // Defaults returns the command line's defaults.
-func Defaults() Config { return Config{Model: ModelTeacher, Device: "cpu", GroupClips: 1024} }
+func Defaults() Config {
+	return Config{Model: ModelTeacher, DType: schemas.DTypeFloat32, Device: "cpu", GroupClips: 1024}
+}
 
 // Validate checks what can be checked without reading anything.
 func (c Config) Validate() error {
@@ -52,6 +55,8 @@ func (c Config) Validate() error {
 		return errors.New("--output (the export root) is required")
 	case c.GroupClips <= 0:
 		return fmt.Errorf("--group-clips=%d: want a positive number of rows per shard", c.GroupClips)
+	case c.DType != schemas.DTypeFloat32 && c.DType != schemas.DTypeFloat16:
+		return fmt.Errorf("--dtype=%q: want --dtype=%s or --dtype=%s", c.DType, schemas.DTypeFloat32, schemas.DTypeFloat16)
 	}
 	switch c.Model {
 	case ModelTeacher:
@@ -103,6 +108,10 @@ func Prepare(ctx context.Context, cfg Config) (Plan, error) {
 	if err := prepareTeacher(ctx, &plan, prov); err != nil {
 		return Plan{}, err
 	}
+	plan.Info.DType = cfg.DType
+	if err := plan.Info.Validate(); err != nil {
+		return Plan{}, err
+	}
 	b, _ := json.Marshal(struct {
 		Info  schemas.EmbeddingInfo
 		Input string
@@ -133,6 +142,7 @@ func prepareTeacher(ctx context.Context, plan *Plan, prov schemas.Provenance) er
 			prov.Frames, prov.Size, prov.Sampler, tc.Resolution, tc.Mean, tc.Std),
 		Normalisation: "l2(mean over frames of l2(ln_post(cls) @ proj))",
 		Dim:           tc.OutputDim,
+		Frames:        prov.Frames, FrameNormalisation: "l2(ln_post(cls) @ proj) of each frame",
 	}
 	return nil
 }

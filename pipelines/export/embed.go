@@ -20,7 +20,7 @@ type embedder interface {
 }
 
 // teacherEmbedder is the CLIP teacher: each frame's pooled, projected, L2-normalised image
-// embedding, averaged over the clip's frames and L2-normalised again.
+// embedding (frame_embeddings), averaged over the clip's frames and L2-normalised again.
 type teacherEmbedder struct {
 	t      *clip.Teacher
 	dev    *kernels.Device
@@ -55,6 +55,7 @@ func (e *teacherEmbedder) Embed(row schemas.ClipRow) (schemas.EmbeddingRow, erro
 	}
 	out := identity(row)
 	out.Embedding = MeanL2(per, e.frames, e.dim)
+	out.FrameEmbeddings = per
 	return out, nil
 }
 

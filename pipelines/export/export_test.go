@@ -69,12 +69,23 @@ func tinyTeacher(t testing.TB) (string, clip.Config) {
 	return filepath.Join(testenv.RefData(t), "teacher_tiny_openai.safetensors"), clip.Config{Heads: 4, Resolution: 64}
 }
 
-func runExport(t testing.TB, in, out string, group int) *Report {
-	t.Helper()
-	ctx := context.Background()
+// teacherConfig is the export of in to out by the tiny teacher in shards of group rows.
+func teacherConfig(t testing.TB, in, out string, group int) Config {
 	spec, tc := tinyTeacher(t)
 	cfg := Defaults()
 	cfg.Input, cfg.Output, cfg.Teacher, cfg.TeacherConfig, cfg.GroupClips, cfg.Threads = in, out, spec, tc, group, 1
+	return cfg
+}
+
+func runExport(t testing.TB, in, out string, group int) *Report {
+	t.Helper()
+	return runConfig(t, teacherConfig(t, in, out, group))
+}
+
+// runConfig prepares and runs cfg and checks that every row was exported.
+func runConfig(t testing.TB, cfg Config) *Report {
+	t.Helper()
+	ctx := context.Background()
 	plan, err := Prepare(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +165,9 @@ func TestExportEqualsTeacherForward(t *testing.T) {
 		if e := MeanL2(per, T, cfg.OutputDim); !slices.Equal(e, g.Embedding) {
 			t.Errorf("row %d: exported embedding differs from the teacher's forward:\n%v\n%v", i, g.Embedding, e)
 		}
+		if !slices.Equal(per, g.FrameEmbeddings) {
+			t.Errorf("row %d: exported frame embeddings differ from the teacher's per-frame forward", i)
+		}
 	}
 	for k, v := range map[string]string{schemas.MetaModel: "clip:teacher_tiny_openai.safetensors", schemas.MetaSpace: "video",
 		schemas.MetaDim: "32", schemas.MetaDType: "float32", schemas.MetaSchema: "embeddings"} {
@@ -193,6 +207,31 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(killed, name))
 		if err != nil || !bytes.Equal(a, b) || len(a) == 0 {
 			t.Errorf("%s differs between the uninterrupted and the resumed run (err %v)", name, err)
+		}
+	}
+}
+
+// TestFloat16EqualsFloat32Rounded: a --dtype float16 export holds every vector of the float32
+// export rounded to the nearest float16, and says so in its metadata and index.
+func TestFloat16EqualsFloat32Rounded(t *testing.T) {
+	in, _ := framesDataset(t, 3, 2, 32)
+	out32, out16 := t.TempDir(), t.TempDir()
+	runExport(t, in, out32, 2)
+	cfg := teacherConfig(t, in, out16, 2)
+	cfg.DType = schemas.DTypeFloat16
+	runConfig(t, cfg)
+	_, want, _ := readExport(t, out32)
+	idx, got, meta := readExport(t, out16)
+	if idx.DType != schemas.DTypeFloat16 || meta[schemas.MetaDType] != schemas.DTypeFloat16 {
+		t.Errorf("index dtype %q, file metadata %q: want float16", idx.DType, meta[schemas.MetaDType])
+	}
+	round := func(v []float32) []float32 { return schemas.Float32s(nil, schemas.F16Bits(nil, v)) }
+	if len(got) != len(want) {
+		t.Fatalf("%d float16 rows, %d float32 rows", len(got), len(want))
+	}
+	for i := range want {
+		if !slices.Equal(got[i].Embedding, round(want[i].Embedding)) || !slices.Equal(got[i].FrameEmbeddings, round(want[i].FrameEmbeddings)) {
+			t.Errorf("row %d: float16 vectors are not the float32 ones rounded:\n%v\n%v", i, got[i].Embedding, want[i].Embedding)
 		}
 	}
 }

@@ -15,9 +15,10 @@ import (
 type jsParquet struct {
 	Rows   int `json:"rows"`
 	Schema []struct {
-		Name       string  `json:"name"`
-		Type       *string `json:"type"`
-		Repetition *string `json:"repetition"`
+		Name        string  `json:"name"`
+		Type        *string `json:"type"`
+		Repetition  *string `json:"repetition"`
+		LogicalType *string `json:"logical_type"`
 	} `json:"schema"`
 	Metadata map[string]string `json:"metadata"`
 	Data     []struct {
@@ -27,23 +28,48 @@ type jsParquet struct {
 		SpanEndS   float64   `json:"span_end_s"`
 		Caption    *string   `json:"caption"`
 		Embedding  []float64 `json:"embedding"`
+		Frames     []float64 `json:"frame_embeddings"`
+		Text       []float64 `json:"text_embedding"`
 	} `json:"data"`
 }
 
 // TestParquetReadByHyparquet: an independent Parquet reader (hyparquet under Node.js, installed
-// by scripts/setup.d/shard.sh) reads every shard of an export: its rows, ids, spans, captions,
-// the embedding as a required repeated FLOAT leaf of E values equal to ours, and the metadata.
+// by scripts/setup.d/shard.sh) reads every shard of a float32 and a float16 export: its rows,
+// ids, spans, captions, embedding and frame_embeddings as required repeated FLOAT (or FLOAT16)
+// leaves with values equal to ours, and the metadata.
 func TestParquetReadByHyparquet(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node is not installed; scripts/setup.sh installs Node.js and hyparquet for this test")
 	}
-	script := filepath.Join(testenv.RepoRoot(t), "tools", "node", "read_parquet.mjs")
 	in, _ := framesDataset(t, 3, 2, 32)
-	out := t.TempDir()
-	runExport(t, in, out, 2)
+	for _, dt := range []string{schemas.DTypeFloat32, schemas.DTypeFloat16} {
+		t.Run(dt, func(t *testing.T) {
+			out := t.TempDir()
+			cfg := teacherConfig(t, in, out, 2)
+			cfg.DType = dt
+			runConfig(t, cfg)
+			checkHyparquet(t, node, out)
+		})
+	}
+}
+
+// checkHyparquet reads every shard of the export at out with hyparquet and compares it with
+// ReadEmbeddings.
+func checkHyparquet(t *testing.T, node, out string) {
+	script := filepath.Join(testenv.RepoRoot(t), "tools", "node", "read_parquet.mjs")
 	idx, want, meta := readExport(t, out)
 	var got []schemas.EmbeddingRow
+	f32 := func(v []float64) []float32 {
+		if v == nil {
+			return nil
+		}
+		e := make([]float32, len(v))
+		for i, x := range v {
+			e[i] = float32(x)
+		}
+		return e
+	}
 	for _, sh := range idx.Shards {
 		b, err := exec.Command(node, script, filepath.Join(out, sh.Name)).Output()
 		if err != nil {
@@ -56,14 +82,16 @@ func TestParquetReadByHyparquet(t *testing.T) {
 		if js.Rows != int(sh.Rows) || len(js.Data) != js.Rows {
 			t.Errorf("%s: hyparquet reads %d rows (%d decoded), the index says %d", sh.Name, js.Rows, len(js.Data), sh.Rows)
 		}
-		var leaf bool
+		leaves := 0
 		for _, s := range js.Schema {
-			if s.Name == "element" && s.Type != nil && *s.Type == "FLOAT" && s.Repetition != nil && *s.Repetition == "REQUIRED" {
-				leaf = true
+			f16 := s.Type != nil && *s.Type == "FIXED_LEN_BYTE_ARRAY" && s.LogicalType != nil && *s.LogicalType == "FLOAT16"
+			if s.Name == "element" && s.Repetition != nil && *s.Repetition == "REQUIRED" &&
+				(idx.DType == schemas.DTypeFloat32 && s.Type != nil && *s.Type == "FLOAT" || idx.DType == schemas.DTypeFloat16 && f16) {
+				leaves++
 			}
 		}
-		if !leaf {
-			t.Errorf("%s: no required FLOAT element leaf in %+v", sh.Name, js.Schema)
+		if want := 1 + min(idx.Info.Frames, 1); leaves != want {
+			t.Errorf("%s: %d required %s element leaves in %+v, want %d", sh.Name, leaves, idx.DType, js.Schema, want)
 		}
 		for k, v := range meta {
 			if k != "ARROW:schema" && js.Metadata[k] != v {
@@ -71,19 +99,17 @@ func TestParquetReadByHyparquet(t *testing.T) {
 			}
 		}
 		for _, r := range js.Data {
-			e := make([]float32, len(r.Embedding))
-			for i, v := range r.Embedding {
-				e[i] = float32(v)
-			}
 			c := ""
 			if r.Caption != nil {
 				c = *r.Caption
 			}
-			got = append(got, schemas.EmbeddingRow{ClipID: r.ClipID, SourceURI: r.SourceURI, SpanStartS: r.SpanStartS, SpanEndS: r.SpanEndS, Caption: c, Embedding: e})
+			got = append(got, schemas.EmbeddingRow{ClipID: r.ClipID, SourceURI: r.SourceURI, SpanStartS: r.SpanStartS, SpanEndS: r.SpanEndS, Caption: c,
+				Embedding: f32(r.Embedding), FrameEmbeddings: f32(r.Frames), TextEmbedding: f32(r.Text)})
 		}
 	}
 	if !slices.EqualFunc(got, want, func(a, b schemas.EmbeddingRow) bool {
-		return a.ClipID == b.ClipID && a.SourceURI == b.SourceURI && a.SpanStartS == b.SpanStartS && a.SpanEndS == b.SpanEndS && a.Caption == b.Caption && slices.Equal(a.Embedding, b.Embedding)
+		return a.ClipID == b.ClipID && a.SourceURI == b.SourceURI && a.SpanStartS == b.SpanStartS && a.SpanEndS == b.SpanEndS && a.Caption == b.Caption &&
+			slices.Equal(a.Embedding, b.Embedding) && slices.Equal(a.FrameEmbeddings, b.FrameEmbeddings) && slices.Equal(a.TextEmbedding, b.TextEmbedding)
 	}) {
 		t.Errorf("hyparquet's rows differ from ours:\n%+v\n%+v", got, want)
 	}
