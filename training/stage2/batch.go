@@ -30,11 +30,15 @@ func (d Data) MaskRatio(T int) float64 {
 	return d.VideoMaskRatio
 }
 
-// CheckDataset reports whether a dataset fits the model: teacher features of the aligned
-// width and layer count, frames the encoder takes (its T, or 1 for an image corpus), and
+// CheckDataset reports whether a dataset fits the model and the data options: teacher
+// features of the aligned width and layer count, frames the encoder takes (its T, or 1 for an
+// image corpus), enough stored teacher tokens per frame for a mask at the media's ratio, and
 // caption tokens from the text encoder's vocabulary.
-func CheckDataset(m multimodal.Config, p schemas.Provenance) error {
+func CheckDataset(m multimodal.Config, d Data, p schemas.Provenance) error {
 	v := m.Vision
+	if err := checkStoredTokens(d, p); err != nil {
+		return err
+	}
 	switch {
 	case !p.HasTeacher():
 		return fmt.Errorf("stage2: the dataset holds frames only (layout %s); add the teacher's features with umt prep --phase=teacher", p.Layout)
@@ -52,6 +56,29 @@ func CheckDataset(m multimodal.Config, p schemas.Provenance) error {
 		return fmt.Errorf("stage2: captions of %d tokens exceed the text encoder's %d positions", p.Text.MaxLen, m.Text.MaxPosition)
 	}
 	return nil
+}
+
+// checkStoredTokens refuses a visible:M dataset whose stored tokens cannot hold a mask at the
+// ratio its media trains at. Prep stores the union of M masks drawn at its own ratio, which
+// guarantees only HW − int(HW·ratio) tokens per frame (the masks follow the teacher's attention
+// and overlap), so an image corpus prepared at the video ratio 0.8 would fail at its first
+// batch under image_mask_ratio 0.5.
+func checkStoredTokens(d Data, p schemas.Provenance) error {
+	lay, err := schemas.ParseLayout(p.Layout)
+	if err != nil || !lay.Visible {
+		return err
+	}
+	media, key, ratio := "video", "video_mask_ratio", d.VideoMaskRatio
+	if p.Frames == 1 {
+		media, key, ratio = "image", "image_mask_ratio", d.ImageMaskRatio
+	}
+	stored, need := p.VisiblePerFrame(), masks.VisibleCount(p.HW, ratio)
+	if stored >= need {
+		return nil
+	}
+	return fmt.Errorf("stage2: the %s corpus stores teacher features for %d of %d tokens per frame (layout %s, prepared at mask ratio %v), "+
+		"but %s %v keeps %d visible: prepare it again with umt prep --frames %d --mask-ratio %v (or --layout full), or train at its ratio with --set %s=%v",
+		media, stored, p.HW, p.Layout, p.MaskRatio, key, ratio, need, p.Frames, ratio, key, p.MaskRatio)
 }
 
 // BuildBatch turns one loader batch of rows (all from one media type) into a training batch:

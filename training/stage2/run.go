@@ -151,7 +151,7 @@ func (r *Run) check(mc multimodal.Config) error {
 		if p.Text.MaxLen != r.Cfg.MaxTxtL {
 			return fmt.Errorf("stage2: %s stores captions of %d ids, the config max_txt_l is %d: --set max_txt_l=%d (or umt prep --max-text-len %d)", d.Name, p.Text.MaxLen, r.Cfg.MaxTxtL, p.Text.MaxLen, r.Cfg.MaxTxtL)
 		}
-		if err := CheckDataset(mc, p); err != nil {
+		if err := CheckDataset(mc, r.Cfg.Data(), p); err != nil {
 			return fmt.Errorf("%s: %w", d.Name, err)
 		}
 	}

@@ -107,7 +107,7 @@ func TestTrainStepsAreDeterministic(t *testing.T) {
 		p    schemas.Provenance
 		rows []schemas.ClipRow
 	}{{pv, video}, {pi, image}} {
-		if err := CheckDataset(c, x.p); err != nil {
+		if err := CheckDataset(c, Recipe, x.p); err != nil {
 			t.Fatal(err)
 		}
 		b, err := BuildBatch(Recipe, c, x.p, x.rows, []int{3, 1, 3, 0}, 0)
@@ -200,27 +200,96 @@ func TestCheckDatasetNamesTheFix(t *testing.T) {
 	c := tinyConfig()
 	p, _ := synthRows(c, 1, c.Vision.Frames, 8, 1)
 	p.Text = nil
-	if err := CheckDataset(c, p); err == nil {
+	if err := CheckDataset(c, Recipe, p); err == nil {
 		t.Error("a dataset without caption tokens was accepted")
 	}
 	p.Text = &schemas.TextProvenance{VocabSize: c.Text.Vocab + 1, MaxLen: 8}
-	if err := CheckDataset(c, p); err == nil {
+	if err := CheckDataset(c, Recipe, p); err == nil {
 		t.Error("a dataset of another vocabulary was accepted")
 	}
 	// A shape mismatch names the --set overrides, and applying them makes the dataset fit.
 	p.Text.VocabSize = c.Text.Vocab
 	p.K, p.Frames = 3, 8
-	err := CheckDataset(c, p)
+	err := CheckDataset(c, Recipe, p)
 	if err == nil || !strings.Contains(err.Error(), "--set vision.frames=8") {
 		t.Fatalf("8-frame clips for a 4-frame encoder: %v; want --set vision.frames=8", err)
 	}
 	c.Vision.Frames = 8
-	err = CheckDataset(c, p)
+	err = CheckDataset(c, Recipe, p)
 	if err == nil || !strings.Contains(err.Error(), "--set vision.return_layers=3 --set vision.clip_dim=32") {
 		t.Fatalf("3 stored layers for 2 aligned: %v; want --set vision.return_layers=3", err)
 	}
 	c.Vision.ReturnLayers = 3
-	if err := CheckDataset(c, p); err != nil {
+	if err := CheckDataset(c, Recipe, p); err != nil {
 		t.Errorf("after the named overrides: %v", err)
+	}
+}
+
+// TestCheckDatasetRefusesTooFewStoredTokens: a visible:M dataset guarantees HW − int(HW·r)
+// stored tokens per frame at its prep ratio r; one whose media trains at a lower ratio (an
+// image corpus prepared at the video ratio) is refused before training with the umt prep
+// options that fix it, and the dataset those options describe is accepted.
+func TestCheckDatasetRefusesTooFewStoredTokens(t *testing.T) {
+	c := tinyConfig() // 16 tokens per frame: 0.8 keeps 4, 0.5 keeps 8, 0.9 keeps 2
+	for _, tc := range []struct {
+		layout string
+		frames int
+		ratio  float64
+		want   string // "" = accepted
+	}{
+		{"visible:1", 1, 0.8, "umt prep --frames 1 --mask-ratio 0.5 (or --layout full), or train at its ratio with --set image_mask_ratio=0.8"},
+		{"visible:4", 1, 0.8, "umt prep --frames 1 --mask-ratio 0.5"}, // a union of 4 masks still guarantees only 4
+		{"visible:1", 1, 0.5, ""},
+		{"visible:1", 1, 0.3, ""},
+		{"full", 1, 0.8, ""},
+		{"visible:1", 4, 0.8, ""},
+		{"visible:2", 4, 0.5, ""},
+		{"visible:1", 4, 0.9, "umt prep --frames 4 --mask-ratio 0.8 (or --layout full), or train at its ratio with --set video_mask_ratio=0.9"},
+	} {
+		p, _ := synthRows(c, 1, tc.frames, 8, 1)
+		p.Layout, p.MaskRatio = tc.layout, tc.ratio
+		err := CheckDataset(c, Recipe, p)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s, %d frames, prep ratio %v: %v; want it accepted", tc.layout, tc.frames, tc.ratio, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s, %d frames, prep ratio %v: %v; want the fix %q", tc.layout, tc.frames, tc.ratio, err, tc.want)
+		}
+	}
+	// Either fix the message names makes the dataset fit.
+	p, _ := synthRows(c, 1, 1, 8, 1)
+	p.Layout, p.MaskRatio = "visible:1", 0.8
+	d := Recipe
+	d.ImageMaskRatio = 0.8
+	if err := CheckDataset(c, d, p); err != nil {
+		t.Errorf("trained at the prep ratio: %v", err)
+	}
+}
+
+// TestStartRefusesImageCorpusPreparedAtTheVideoRatio: Start checks the stored tokens of every
+// corpus before the first step, so a run never trains on the video corpus and then fails at the
+// image corpus's first batch; nothing is written and the backend is left empty.
+func TestStartRefusesImageCorpusPreparedAtTheVideoRatio(t *testing.T) {
+	c, sets, in := twoCorpora(t)
+	img := &sets[1]
+	img.Prov.Layout, img.Prov.Masks = "visible:1", 1 // prep at its default 0.8: 4 of 16 tokens per frame
+	rows := slices.Clone(img.Src.(rowSource))
+	for i := range rows {
+		rows[i].TeacherTokens = rows[i].TeacherTokens[:img.Prov.VisiblePerFrame()]
+	}
+	img.Src = rowSource(rows)
+	be := cpu.New(cpu.Options{Threads: 1})
+	out := t.TempDir()
+	r, err := Start(be, c, sets, in, RunOptions{Out: out})
+	if err == nil {
+		defer r.Close()
+		err = r.Run(t.Context())
+		t.Fatalf("Start accepted the image corpus; the run then said %v", err)
+	}
+	if !strings.Contains(err.Error(), "image") || !strings.Contains(err.Error(), "umt prep --frames 1 --mask-ratio 0.5") {
+		t.Errorf("%v; want the image corpus named with umt prep --frames 1 --mask-ratio 0.5", err)
+	}
+	if s := be.Stats(); s.LiveBytes != 0 {
+		t.Errorf("a refused start left %d bytes on the backend", s.LiveBytes)
 	}
 }
