@@ -16,17 +16,25 @@ import (
 // with the bert-base-uncased vocabulary when tokenize is set.
 func prepCaptioned(t *testing.T, tokenize bool) string {
 	t.Helper()
+	args := []string{"--frames", "4", "--layout", "full"}
+	if tokenize {
+		args = append(args, "--tokenizer", filepath.Join(testenv.RefData(t), "bert-base-uncased"), "--max-text-len", "32")
+	}
+	return prepTiny(t, testenv.Testdata(t, "sample", "manifest.jsonl"), args...)
+}
+
+// prepTiny runs `umt prep` on a manifest with the tiny teacher at the tiny stage-2 model's
+// shapes (64 px, 2 layers of 32 dims) and the extra flags, and returns the dataset.
+func prepTiny(t *testing.T, manifest string, extra ...string) string {
+	t.Helper()
 	saved := prepFlags // prep's flags are global; other runs leave values on them
 	t.Cleanup(func() { prepFlags = saved })
 	prepFlags.cfg = prep.Defaults()
 	ref := testenv.RefData(t)
 	out := filepath.Join(t.TempDir(), "ds")
-	args := []string{"prep", "--input", testenv.Testdata(t, "sample", "manifest.jsonl"), "--output", out,
+	args := append([]string{"prep", "--input", manifest, "--output", out,
 		"--teacher", filepath.Join(ref, "teacher_tiny_openai.safetensors"), "--teacher-resolution", "64", "--size", "64",
-		"--frames", "4", "--teacher-layers", "2", "--layout", "full", "--progress", "off"}
-	if tokenize {
-		args = append(args, "--tokenizer", filepath.Join(ref, "bert-base-uncased"), "--max-text-len", "32")
-	}
+		"--teacher-layers", "2", "--progress", "off"}, extra...)
 	var code int
 	var log string
 	stderr := captureStderr(t, func() { code, log = capture(t, args...) })
