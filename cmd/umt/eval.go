@@ -7,15 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/umt-dev/umt/kernels"
 	"github.com/umt-dev/umt/models/multimodal"
 	"github.com/umt-dev/umt/models/vit"
 	"github.com/umt-dev/umt/schemas"
-	"github.com/umt-dev/umt/training/ckpt"
-	"github.com/umt-dev/umt/training/stage1"
-	"github.com/umt-dev/umt/training/stage2"
 	"github.com/umt-dev/umt/transforms/shard"
 	"github.com/umt-dev/umt/transforms/storage"
 )
@@ -67,12 +63,17 @@ Examples:
 				return fmt.Errorf("opening %s: %w", data, err)
 			}
 			defer d.Close()
-			dir, st, err := readStage2State(weightsPath)
-			if err != nil {
-				return err
+			ck, err := multimodal.LoadCheckpoint(weightsPath)
+			if err != nil && ck.Cfg.Validate() != nil {
+				return fmt.Errorf("--weights: %w", err)
 			}
-			if err := checkRetrievalData(st.Model, d.Provenance(), data); err != nil {
-				return err
+			// A checkpoint whose config the data does not fit is explained by the fix, even
+			// when its tensors do not load either.
+			if cerr := checkRetrievalData(ck.Cfg, d.Provenance(), data); cerr != nil {
+				return cerr
+			}
+			if err != nil {
+				return fmt.Errorf("--weights: %w", err)
 			}
 			dev, err := kernels.Open(device, kernels.Options{Threads: threads})
 			if err != nil {
@@ -84,17 +85,16 @@ Examples:
 			if err != nil {
 				return err
 			}
-			tr, err := stage2.Resume(dir, be)
+			m, err := multimodal.New(be, ck.Cfg, ck.Flat)
 			if err != nil {
 				return err
 			}
-			defer tr.Model.Close()
-			defer tr.Close()
-			res, err := evalRetrieval(ctx, tr.Model, d, kTest)
+			defer m.Close()
+			res, err := evalRetrieval(ctx, m, d, kTest)
 			if err != nil {
 				return err
 			}
-			res.Dataset, res.Weights, res.Step = data, dir, st.Step
+			res.Dataset, res.Weights, res.Step = data, ck.Dir, ck.Step
 			js, err := json.MarshalIndent(res, "", "  ")
 			if err != nil {
 				return err
@@ -133,23 +133,6 @@ func (r retrievalResult) table(w io.Writer) {
 	}
 }
 
-// readStage2State resolves a checkpoint path to its step directory and reads its state.json.
-func readStage2State(path string) (string, stage2.State, error) {
-	dir, err := ckpt.Resolve(path)
-	if err != nil {
-		return "", stage2.State{}, fmt.Errorf("--weights: %w", err)
-	}
-	var st stage2.State
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if err == nil {
-		err = json.Unmarshal(b, &st)
-	}
-	if err != nil {
-		return "", st, fmt.Errorf("--weights: %s is not a stage-2 checkpoint: %w", dir, err)
-	}
-	return dir, st, nil
-}
-
 // checkRetrievalData refuses a dataset the checkpoint cannot read, naming the fix.
 func checkRetrievalData(m multimodal.Config, p schemas.Provenance, name string) error {
 	v := m.Vision
@@ -183,10 +166,6 @@ func encodeRetrieval(ctx context.Context, m *multimodal.Model, d *shard.Dataset)
 	p := d.Provenance()
 	T, L := p.Frames, p.Text.MaxLen
 	in := retrievalInputs{L: L}
-	all := make([]int32, T*m.Cfg.Vision.HW())
-	for i := range all {
-		all[i] = int32(i)
-	}
 	b := vit.Batch{Frames: T, KeepTemporal: true}
 	var ids, mask []int32
 	flushV := func() error {
@@ -215,9 +194,7 @@ func encodeRetrieval(ctx context.Context, m *multimodal.Model, d *shard.Dataset)
 		if C == 0 || len(r.CaptionIDs) != C*L || len(r.CaptionMask) != C*L {
 			return fmt.Errorf("clip %s has %d caption ids and %d mask values, not C×%d with C ≥ 1", r.ClipID, len(r.CaptionIDs), len(r.CaptionMask), L)
 		}
-		b.B++
-		b.Patches = append(b.Patches, stage1.PatchesFromFrames(m.Cfg.Vision, r.Frames, all)...)
-		b.Tokens = append(b.Tokens, all...)
+		b.AppendUnmasked(m.Cfg.Vision, r.Frames)
 		var caps []int
 		for c := 0; c < C; c++ {
 			caps = append(caps, in.Nt)

@@ -13,7 +13,6 @@ import (
 	"github.com/umt-dev/umt/models/multimodal"
 	"github.com/umt-dev/umt/models/vit"
 	"github.com/umt-dev/umt/schemas"
-	"github.com/umt-dev/umt/training/stage1"
 	"github.com/umt-dev/umt/training/stage2"
 	"github.com/umt-dev/umt/transforms/shard"
 )
@@ -77,9 +76,9 @@ func TestEvalRetrievalEqualsProtocol(t *testing.T) {
 		if err := os.CopyFS(dir, os.DirFS(filepath.Join(ckptRoot, "step-00000001"))); err != nil {
 			t.Fatal(err)
 		}
-		_, st, err := readStage2State(dir)
-		if err != nil {
-			t.Fatal(err)
+		var st stage2.State
+		if js, err := os.ReadFile(filepath.Join(dir, "state.json")); err != nil || json.Unmarshal(js, &st) != nil {
+			t.Fatalf("reading %s/state.json: %v", dir, err)
 		}
 		c.change(&st)
 		b, _ := json.Marshal(st)
@@ -129,7 +128,7 @@ func directRetrieval(t *testing.T, data, dir string, k int) map[string]float64 {
 	var gtV, gtT [][]int
 	if err := d.Scan(ctx, func(i int, r schemas.ClipRow) error {
 		b.B++
-		b.Patches = append(b.Patches, stage1.PatchesFromFrames(m.Cfg.Vision, r.Frames, all)...)
+		b.Patches = append(b.Patches, vit.PatchesFromFrames(m.Cfg.Vision, r.Frames, all)...)
 		b.Tokens = append(b.Tokens, all...)
 		var caps []int
 		for c := 0; c < len(r.CaptionIDs)/L; c++ {

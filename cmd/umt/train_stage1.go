@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/umt-dev/umt/kernels"
-	"github.com/umt-dev/umt/training/ckpt"
+	"github.com/umt-dev/umt/models/weights"
 	"github.com/umt-dev/umt/training/stage1"
 	"github.com/umt-dev/umt/transforms/shard"
 )
@@ -133,7 +133,7 @@ Examples:
 				if err := tr.Resume(resume); err != nil {
 					return fmt.Errorf("resuming from %s: %w", resume, err)
 				}
-				dir, _ := ckpt.Resolve(resume)
+				dir, _ := weights.ResolveCheckpoint(resume)
 				fmt.Fprintf(stdout, "resumed from %s at step %d\n", dir, tr.Steps)
 			}
 			err = tr.Run(ctx)

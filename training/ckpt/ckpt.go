@@ -41,10 +41,10 @@ type Checkpoint struct {
 }
 
 const (
-	modelFile = "model.safetensors"
+	modelFile = weights.CheckpointModel
 	optimFile = "optim.safetensors"
-	stateFile = "state.json"
-	latest    = "latest"
+	stateFile = weights.CheckpointState
+	latest    = weights.CheckpointLatest
 )
 
 // ParseState decodes and validates state.json.
@@ -141,55 +141,18 @@ func Save(root string, st State, params, m, v []float32) (string, error) {
 	return dst, nil
 }
 
-// Resolve turns a checkpoint root (with a `latest` file) or a step directory into the step
-// directory.
-func Resolve(path string) (string, error) {
-	if b, err := os.ReadFile(filepath.Join(path, latest)); err == nil {
-		name := strings.TrimSpace(string(b))
-		if name == "" || strings.ContainsAny(name, `/\`) || name == ".." {
-			return "", fmt.Errorf("ckpt: %s/latest names %q, not a checkpoint directory", path, name)
-		}
-		return filepath.Join(path, name), nil
-	}
-	if _, err := os.Stat(filepath.Join(path, stateFile)); err != nil {
-		return "", fmt.Errorf("ckpt: %s is neither a checkpoint root (no latest file) nor a checkpoint (no state.json)", path)
-	}
-	return path, nil
-}
-
-// Load reads the checkpoint at path (a root or a step directory) and verifies its files.
+// Load reads the checkpoint at path (a root or a step directory) and verifies its files: the
+// student through vit.LoadCheckpoint, then the training state and the AdamW moments.
 func Load(path string) (*Checkpoint, error) {
-	dir, err := Resolve(path)
+	vc, err := vit.LoadCheckpoint(path)
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	st, err := ParseState(vc.State)
 	if err != nil {
 		return nil, err
 	}
-	st, err := ParseState(b)
-	if err != nil {
-		return nil, err
-	}
-	for f, want := range st.Files {
-		got, err := hashFile(filepath.Join(dir, f))
-		if err != nil {
-			return nil, err
-		}
-		if got != want {
-			return nil, fmt.Errorf("ckpt: %s/%s has sha256 %s, state.json says %s; the checkpoint is corrupted, resume from an earlier one", dir, f, got, want)
-		}
-	}
-	mf, err := weights.Open(filepath.Join(dir, modelFile))
-	if err != nil {
-		return nil, err
-	}
-	defer mf.Close()
-	w, err := vit.ParamsFromState(st.Model, mf.Tensors)
-	if err != nil {
-		return nil, err
-	}
-	of, err := weights.Open(filepath.Join(dir, optimFile))
+	of, err := weights.Open(filepath.Join(vc.Dir, optimFile))
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +171,7 @@ func Load(path string) (*Checkpoint, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, fmt.Errorf("ckpt: optimizer state: %w", err)
 	}
-	return &Checkpoint{Dir: dir, State: st, Weights: w, M: m, V: v}, nil
+	return &Checkpoint{Dir: vc.Dir, State: st, Weights: vc.Params, M: m, V: v}, nil
 }
 
 func hashFile(p string) (string, error) {

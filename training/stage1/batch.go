@@ -9,12 +9,6 @@ import (
 	"github.com/umt-dev/umt/transforms/masks"
 )
 
-// ImageNet normalisation, applied to student (and, at prep, teacher) pixels as UMT does.
-var (
-	imagenetMean = [3]float32{0.485, 0.456, 0.406}
-	imagenetStd  = [3]float32{0.229, 0.224, 0.225}
-)
-
 // CheckDataset reports whether a dataset's shapes fit the model.
 func CheckDataset(c Config, p schemas.Provenance) error {
 	m := c.Model
@@ -121,7 +115,7 @@ func BuildBatch(c Config, p schemas.Provenance, rows []schemas.ClipRow, epoch in
 			t32[j] = int32(t)
 		}
 		b.Tokens = append(b.Tokens, t32...)
-		b.Patches = append(b.Patches, PatchesFromFrames(m, r.Frames, t32)...)
+		b.Patches = append(b.Patches, vit.PatchesFromFrames(m, r.Frames, t32)...)
 		tg, err := Targets(p, r, toks)
 		if err != nil {
 			return b, fmt.Errorf("clip %s: %w", r.ClipID, err)
@@ -156,29 +150,4 @@ func Targets(p schemas.Provenance, r *schemas.ClipRow, tokens []int) ([]float32,
 		}
 	}
 	return out, nil
-}
-
-// PatchesFromFrames normalises and gathers the visible patches of one clip straight from its
-// uint8 frames [T, S, S, 3]: value (u/255 − mean[c])/std[c] in float32, as the official
-// x.div(255.).sub_(mean).div_(std); rows in the Conv3d fan-in order [3, tubelet, P, P].
-func PatchesFromFrames(m vit.Config, frames []byte, tokens []int32) []float32 {
-	S, P, G, hw := m.ImgSize, m.Patch, m.Grid(), m.HW()
-	pd := m.PatchDim()
-	out := make([]float32, len(tokens)*pd)
-	for i, tok := range tokens {
-		f, p := int(tok)/hw, int(tok)%hw
-		gh, gw := p/G, p%G
-		row := out[i*pd : (i+1)*pd]
-		for ch := 0; ch < 3; ch++ {
-			for ph := 0; ph < P; ph++ {
-				base := ((f*S+gh*P+ph)*S + gw*P) * 3
-				dst := row[(ch*P+ph)*P : (ch*P+ph+1)*P]
-				for pw := range dst {
-					v := float32(frames[base+pw*3+ch]) / 255
-					dst[pw] = (v - imagenetMean[ch]) / imagenetStd[ch]
-				}
-			}
-		}
-	}
-	return out
 }

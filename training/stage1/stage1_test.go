@@ -51,7 +51,7 @@ func TestBatchMatchesReference(t *testing.T) {
 			t.Fatalf("reference mask: clip %d has %d visible tokens, clip 0 %d", b, len(toks), nv)
 		}
 		nv = len(toks)
-		got := PatchesFromFrames(c.Model, rows[b].Frames, t32)
+		got := vit.PatchesFromFrames(c.Model, rows[b].Frames, t32)
 		want, err := vit.Patchify(c.Model, px[b*len(px)/B:(b+1)*len(px)/B], t32)
 		if err != nil {
 			t.Fatal(err)

@@ -122,7 +122,7 @@ func BuildBatch(d Data, m multimodal.Config, p schemas.Provenance, rows []schema
 			t32[j] = int32(t)
 		}
 		b.Vision.Tokens = append(b.Vision.Tokens, t32...)
-		b.Vision.Patches = append(b.Vision.Patches, stage1.PatchesFromFrames(m.Vision, r.Frames, t32)...)
+		b.Vision.Patches = append(b.Vision.Patches, vit.PatchesFromFrames(m.Vision, r.Frames, t32)...)
 		tg, err := stage1.Targets(p, r, toks)
 		if err != nil {
 			return b, fmt.Errorf("clip %s: %w", r.ClipID, err)

@@ -32,9 +32,9 @@ type State struct {
 }
 
 const (
-	ckptModel = "model.safetensors" // the official multi_modality state dict
-	ckptOptim = "optim.safetensors" // exp_avg.<name>, exp_avg_sq.<name>
-	ckptState = "state.json"
+	ckptModel = weights.CheckpointModel // the official multi_modality state dict
+	ckptOptim = "optim.safetensors"     // exp_avg.<name>, exp_avg_sq.<name>
+	ckptState = weights.CheckpointState
 )
 
 // named lists the optimiser's parts with the official names of their tensors.
@@ -115,33 +115,23 @@ func (t *Trainer) Save(ctx context.Context, dir string) error {
 // Resume rebuilds a trainer (model, moments, step, schedule) on be from a directory Save
 // wrote, after checking the files' checksums.
 func Resume(dir string, be kernels.Trainer) (*Trainer, error) {
-	js, err := os.ReadFile(filepath.Join(dir, ckptState))
+	mc, err := multimodal.LoadCheckpoint(dir)
 	if err != nil {
-		return nil, fmt.Errorf("stage2: %s is not a checkpoint: %w", dir, err)
+		return nil, fmt.Errorf("stage2: %w", err)
 	}
 	var st State
-	if err := json.Unmarshal(js, &st); err != nil {
-		return nil, fmt.Errorf("stage2: %s/%s: %w", dir, ckptState, err)
+	if err := json.Unmarshal(mc.State, &st); err != nil {
+		return nil, fmt.Errorf("stage2: %s/%s: %w", mc.Dir, ckptState, err)
 	}
-	files := map[string]*weights.File{}
-	for _, name := range []string{ckptModel, ckptOptim} {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(data)
-		if got := hex.EncodeToString(sum[:]); got != st.Files[name] {
-			return nil, fmt.Errorf("stage2: %s/%s has sha256 %s, state.json says %s; the checkpoint is damaged", dir, name, got, st.Files[name])
-		}
-		if files[name], err = weights.Parse(data); err != nil {
-			return nil, err
-		}
+	if st.Files[ckptOptim] == "" {
+		return nil, fmt.Errorf("stage2: %s/%s has no sha256 for %s", mc.Dir, ckptState, ckptOptim)
 	}
-	flat, err := multimodal.FromState(st.Model, files[ckptModel].Tensors)
+	opt, err := weights.Open(filepath.Join(mc.Dir, ckptOptim))
 	if err != nil {
 		return nil, err
 	}
-	m, err := multimodal.New(be, st.Model, flat)
+	defer opt.Close()
+	m, err := multimodal.New(be, mc.Cfg, mc.Flat)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +141,7 @@ func Resume(dir string, be kernels.Trainer) (*Trainer, error) {
 		return nil, err
 	}
 	t.Step = st.Step
-	if err := t.loadMoments(files[ckptOptim].Tensors); err != nil {
+	if err := t.loadMoments(opt.Tensors); err != nil {
 		t.Close()
 		m.Close()
 		return nil, err

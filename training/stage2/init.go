@@ -7,7 +7,6 @@ import (
 	"github.com/umt-dev/umt/models/multimodal"
 	"github.com/umt-dev/umt/models/vit"
 	"github.com/umt-dev/umt/models/weights"
-	"github.com/umt-dev/umt/training/ckpt"
 )
 
 // VisionInit is the stage-2 vision encoder's initial parameters from a stage-1 student: a
@@ -23,11 +22,11 @@ func VisionInit(path string, c vit.Config, seed uint64) ([]float32, multimodal.S
 	}
 	sd := map[string]*weights.Tensor{}
 	if fi.IsDir() {
-		ck, err := ckpt.Load(path)
+		ck, err := vit.LoadCheckpoint(path)
 		if err != nil {
 			return nil, multimodal.Stage1Load{}, err
 		}
-		ts, err := vit.StateFromParams(ck.State.Model, ck.Weights)
+		ts, err := vit.StateFromParams(ck.Cfg, ck.Params)
 		if err != nil {
 			return nil, multimodal.Stage1Load{}, err
 		}

@@ -14,8 +14,8 @@ import (
 	"github.com/umt-dev/umt/kernels"
 	"github.com/umt-dev/umt/models/bert"
 	"github.com/umt-dev/umt/models/multimodal"
+	"github.com/umt-dev/umt/models/weights"
 	"github.com/umt-dev/umt/schemas"
-	"github.com/umt-dev/umt/training/ckpt"
 	"github.com/umt-dev/umt/training/loader"
 	"github.com/umt-dev/umt/training/optim"
 	"github.com/umt-dev/umt/training/stage1"
@@ -93,7 +93,7 @@ func Start(be kernels.Trainer, c Config, sets []Dataset, in Init, o RunOptions) 
 		return nil, err
 	}
 	if in.Resume != "" {
-		dir, err := ckpt.Resolve(in.Resume)
+		dir, err := weights.ResolveCheckpoint(in.Resume)
 		if err != nil {
 			return nil, err
 		}
