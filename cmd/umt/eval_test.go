@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,4 +186,14 @@ func directRetrieval(t *testing.T, data, dir string, k int) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// TestEvalKTestDefaultIsTheOfficial: --k-test defaults to evaluation.k_test of the official
+// stage-2 configs (multi_modality/exp/pretraining/*.py: 128), as the presets' table test notes.
+func TestEvalKTestDefaultIsTheOfficial(t *testing.T) {
+	fs := flag.NewFlagSet("eval retrieval", flag.ContinueOnError)
+	commands["eval retrieval"].Flags(fs)
+	if f := fs.Lookup("k-test"); f == nil || f.DefValue != "128" {
+		t.Errorf("--k-test default %v, want 128", f)
+	}
 }

@@ -11,9 +11,7 @@ import (
 
 	"github.com/umt-dev/umt/configs"
 	"github.com/umt-dev/umt/kernels"
-	"github.com/umt-dev/umt/models/bert"
 	"github.com/umt-dev/umt/models/multimodal"
-	"github.com/umt-dev/umt/models/weights"
 	"github.com/umt-dev/umt/training/stage2"
 	"github.com/umt-dev/umt/transforms/shard"
 )
@@ -31,7 +29,8 @@ func init() {
 		Aliases: map[string]string{"out": "output", "steps": "max-steps"},
 		Long: `Trains UMT's stage-2 model on captioned datasets written by 'umt prep --tokenizer': the
 vision encoder starts from a stage-1 student (--init), the text encoder from BERT weights
-(--text), the heads fresh. Each step is one whole batch of one dataset (the official
+(--text, by default the preset's: bert-base-uncased, bert-large-uncased for L, cross-attention
+from layer 9 or 19), the heads fresh. Each step is one whole batch of one dataset (the official
 MetaLoader order: every dataset's batches of the epoch, shuffled); a dataset of 1-frame clips
 is an image corpus (its own batch size, mask ratio 0.5). The loss is uta + vtc + vtm + mlm;
 AdamW (0.9, 0.999) wd 0.02 at lr 1e-4 (not batch-scaled), 1 warmup epoch, cosine to 0.01×.
@@ -55,7 +54,7 @@ Examples:
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&data, "data", "", "datasets written by 'umt prep --tokenizer', comma-separated: local directories or gs:// prefixes; 1-frame datasets are image corpora (required)")
 			fs.StringVar(&initPath, "init", "", "stage-1 student for the vision encoder: a 'umt train stage1' checkpoints/ or step-N/ directory, or a safetensors state dict in the official naming (required unless --resume)")
-			fs.StringVar(&text, "text", "hf:bert-base-uncased", "text encoder weights: hf:owner/name, a Hugging Face model directory, or a safetensors file (BERT or a UMT stage-2 checkpoint)")
+			fs.StringVar(&text, "text", "", "text encoder weights: hf:owner/name, a Hugging Face model directory, or a safetensors file (BERT or a UMT stage-2 checkpoint); default: the config's text_encoder (hf:bert-base-uncased, hf:bert-large-uncased for l16_25m)")
 			fs.StringVar(&config, "config", "tiny", "training config: a preset ("+strings.Join(configs.Stage2Names(), ", ")+") or a JSON file")
 			sets = nil
 			fs.Var(&sets, "set", "override one config field: key=value, JSON names dotted into objects (vision.depth=6); repeatable")
@@ -108,8 +107,11 @@ Examples:
 					return fmt.Errorf("--init: %w", err)
 				}
 				fmt.Fprintf(stdout, "init: vision encoder from %s: %d tensors loaded, new %v, ignored %v\n", initPath, len(rep.Loaded), rep.Missing, rep.Unexpected)
-				if in.Text, err = bert.Load(ctx, text, bert.LoadOptions{EncoderWidth: cfg.Vision.Dim, Seed: cfg.Seed + 1, Hub: &weights.Hub{}}); err != nil {
+				if in.Text, err = cfg.LoadText(ctx, text); err != nil {
 					return fmt.Errorf("--text: %w", err)
+				}
+				if text == "" {
+					text = cfg.TextEncoder
 				}
 				fmt.Fprintf(stdout, "init: text encoder from %s: %d×%d, vocabulary %d, fusion from layer %d, initialised %v\n",
 					text, in.Text.Cfg.Hidden, in.Text.Cfg.Layers, in.Text.Cfg.Vocab, in.Text.Cfg.FusionLayer, in.Text.Initialised)

@@ -11,8 +11,6 @@ import (
 
 	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/kernels/cpu"
-	"github.com/umt-dev/umt/models/bert"
-	"github.com/umt-dev/umt/models/weights"
 	"github.com/umt-dev/umt/training/stage2"
 	"github.com/umt-dev/umt/transforms/shard"
 )
@@ -157,7 +155,7 @@ func initialCheckpoint(t *testing.T, data []string, epochs int) string {
 	if in.Vision, _, err = stage2.VisionInit(filepath.Join(ref, "student_tiny_weights.safetensors"), cfg.Vision, cfg.Seed); err != nil {
 		t.Fatal(err)
 	}
-	if in.Text, err = bert.Load(ctx, filepath.Join(ref, "stage2_tiny_weights.safetensors"), bert.LoadOptions{EncoderWidth: cfg.Vision.Dim, Seed: cfg.Seed + 1, Hub: &weights.Hub{}}); err != nil {
+	if in.Text, err = cfg.LoadText(ctx, filepath.Join(ref, "stage2_tiny_weights.safetensors")); err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()

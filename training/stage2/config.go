@@ -13,26 +13,31 @@ import (
 	"github.com/umt-dev/umt/training/stage1"
 )
 
-// Config is a stage-2 recipe (configs/stage2/*.json). The text encoder's architecture is not
-// part of it: it comes from the --text weights.
+// Config is a stage-2 recipe (configs/stage2/*.json). The text encoder's architecture comes
+// from its weights (--text, by default text_encoder).
 type Config struct {
-	Vision         vit.Config `json:"vision"` // stage2 true
-	EmbedDim       int        `json:"embed_dim"`
-	TempInit       float64    `json:"temp_init"`
-	MLMProb        float64    `json:"mlm_masking_prob"`
-	BatchSize      int        `json:"batch_size"`       // video clips per step (all GPUs: VTC negatives are global)
-	ImageBatchSize int        `json:"image_batch_size"` // images per step
-	Epochs         int        `json:"epochs"`
-	WarmupEpochs   int        `json:"warmup_epochs"`
-	LR             float64    `json:"lr"`           // base lr, not batch-scaled
-	MinLRMulti     float64    `json:"min_lr_multi"` // floor of the LambdaLR multiplier
-	MaxTxtL        int        `json:"max_txt_l"`    // caption ids per clip the datasets must store
-	VideoMaskRatio float64    `json:"video_mask_ratio"`
-	ImageMaskRatio float64    `json:"image_mask_ratio"`
-	Seed           uint64     `json:"seed"`
-	MaxSteps       int        `json:"max_steps"` // stop early (0 = the whole schedule)
-	LogEvery       int        `json:"log_every"`
-	CkptEvery      int        `json:"ckpt_every"`
+	Vision vit.Config `json:"vision"` // stage2 true
+	// TextEncoder is the default --text (bert-base-uncased for B, bert-large-uncased for L);
+	// FusionLayer is the first of its layers with cross-attention (UMT's 9 or 19; 0 keeps what
+	// the weights say or UMT's default for their size).
+	TextEncoder    string  `json:"text_encoder"`
+	FusionLayer    int     `json:"fusion_layer"`
+	EmbedDim       int     `json:"embed_dim"`
+	TempInit       float64 `json:"temp_init"`
+	MLMProb        float64 `json:"mlm_masking_prob"`
+	BatchSize      int     `json:"batch_size"`       // video clips per step (all GPUs: VTC negatives are global)
+	ImageBatchSize int     `json:"image_batch_size"` // images per step
+	Epochs         int     `json:"epochs"`
+	WarmupEpochs   int     `json:"warmup_epochs"`
+	LR             float64 `json:"lr"`           // base lr, not batch-scaled
+	MinLRMulti     float64 `json:"min_lr_multi"` // floor of the LambdaLR multiplier
+	MaxTxtL        int     `json:"max_txt_l"`    // caption ids per clip the datasets must store
+	VideoMaskRatio float64 `json:"video_mask_ratio"`
+	ImageMaskRatio float64 `json:"image_mask_ratio"`
+	Seed           uint64  `json:"seed"`
+	MaxSteps       int     `json:"max_steps"` // stop early (0 = the whole schedule)
+	LogEvery       int     `json:"log_every"`
+	CkptEvery      int     `json:"ckpt_every"`
 }
 
 // LoadConfig reads --config (a bundled preset name or a JSON file, which may name a preset
@@ -89,6 +94,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("stage2: vision: %w", err)
 	}
 	switch {
+	case c.FusionLayer < 0:
+		return fmt.Errorf("stage2: fusion_layer %d must not be negative (0 keeps the text weights' own): --set fusion_layer=9", c.FusionLayer)
 	case c.EmbedDim <= 0:
 		return fmt.Errorf("stage2: embed_dim %d must be positive: --set embed_dim=%d", c.EmbedDim, 512)
 	case !(c.TempInit >= multimodal.TempMin && c.TempInit <= multimodal.TempMax):

@@ -1,9 +1,11 @@
 package stage2
 
 import (
+	"context"
 	"fmt"
 	"os"
 
+	"github.com/umt-dev/umt/models/bert"
 	"github.com/umt-dev/umt/models/multimodal"
 	"github.com/umt-dev/umt/models/vit"
 	"github.com/umt-dev/umt/models/weights"
@@ -49,4 +51,25 @@ func VisionInit(path string, c vit.Config, seed uint64) ([]float32, multimodal.S
 		return nil, rep, fmt.Errorf("stage2: %s holds no tensor of the student (is it wrapped, e.g. {\"model\": …}? unwrap it first)", path)
 	}
 	return flat, rep, nil
+}
+
+// LoadText loads the text encoder from spec (the config's text_encoder when empty) as UMT's
+// builder sets it up: cross-attention over the vision width from fusion_layer on, new tensors
+// seeded from the run's seed. Weights whose own fusion layer differs (a UMT checkpoint) are
+// refused with the --set that matches them.
+func (c Config) LoadText(ctx context.Context, spec string) (*bert.Loaded, error) {
+	if spec == "" {
+		spec = c.TextEncoder
+	}
+	if spec == "" {
+		return nil, fmt.Errorf("stage2: no text encoder: pass --text hf:bert-base-uncased (or --set text_encoder=...)")
+	}
+	l, err := bert.Load(ctx, spec, bert.LoadOptions{EncoderWidth: c.Vision.Dim, FusionLayer: c.FusionLayer, Seed: c.Seed + 1, Hub: &weights.Hub{}})
+	if err != nil {
+		return nil, err
+	}
+	if c.FusionLayer != 0 && l.Cfg.FusionLayer != c.FusionLayer {
+		return nil, fmt.Errorf("stage2: text encoder %s fuses from layer %d, the config from %d: --set fusion_layer=%d", spec, l.Cfg.FusionLayer, c.FusionLayer, l.Cfg.FusionLayer)
+	}
+	return l, nil
 }

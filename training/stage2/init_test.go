@@ -3,8 +3,10 @@ package stage2
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/models/vit"
 	"github.com/umt-dev/umt/training/ckpt"
 	"github.com/umt-dev/umt/transforms/storage"
@@ -66,5 +68,32 @@ func TestVisionInitFromStage1Checkpoint(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestLoadTextFollowsTheConfig: the text encoder loads from --text or, without one, from the
+// config's text_encoder; fusion_layer 0 keeps the weights' own fusion layer, and weights that
+// fuse from another layer than the config asks are refused with the --set that matches them.
+func TestLoadTextFollowsTheConfig(t *testing.T) {
+	spec := filepath.Join(testenv.RefData(t), "stage2_tiny_weights.safetensors") // fuses from layer 2 of 4
+	c, err := LoadConfig("tiny", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.LoadText(t.Context(), spec)
+	if err != nil || l.Cfg.FusionLayer != 2 || l.Cfg.EncoderWidth != c.Vision.Dim {
+		t.Fatalf("fusion_layer 0: %v; want the weights' fusion layer 2 and encoder width %d, got %+v", err, c.Vision.Dim, l)
+	}
+	c.TextEncoder = spec
+	if l, err = c.LoadText(t.Context(), ""); err != nil || l.Cfg.FusionLayer != 2 {
+		t.Fatalf("no --text: %v; want the config's text_encoder", err)
+	}
+	c.FusionLayer = 3
+	if _, err := c.LoadText(t.Context(), spec); err == nil || !strings.Contains(err.Error(), "--set fusion_layer=2") {
+		t.Errorf("fusion_layer 3 on weights fusing from 2: %v; want --set fusion_layer=2", err)
+	}
+	c.TextEncoder = ""
+	if _, err := c.LoadText(t.Context(), ""); err == nil || !strings.Contains(err.Error(), "--text") {
+		t.Errorf("no text encoder at all: %v; want the flag that gives one", err)
 	}
 }
