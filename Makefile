@@ -15,7 +15,8 @@ setup:
 build: setup
 	$(GO) build -o $(BIN)/umt ./cmd/umt
 
-# Runs the main job (prep) on the bundled sample, locally on Prism, and prints the run report.
+# Runs the main job (prep) on the bundled sample, locally on Prism, then a few stage-1 and
+# stage-2 training steps and zero-shot retrieval on what it wrote (scripts/demo.sh).
 demo: setup
 	@bash scripts/demo.sh
 

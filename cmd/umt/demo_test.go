@@ -26,7 +26,7 @@ func demoCommands(t *testing.T, root string) []string {
 	if !ok || !ok2 {
 		t.Fatal("scripts/demo.sh has no demo-commands block")
 	}
-	r := strings.NewReplacer(`"$umt"`, "bin/umt", `"$out"`, "out/demo", `"$run"`, "out/demo-run")
+	r := strings.NewReplacer(`"$umt"`, "bin/umt", `"$out"`, "out/demo", `"$run"`, "out/demo-run", `"$s2"`, "out/demo-stage2")
 	return joinLines(r.Replace(block))
 }
 
@@ -51,7 +51,8 @@ func joinLines(text string) []string {
 
 // The README's first command is `make demo`; the commands the README says it runs are those of
 // scripts/demo.sh (which `make demo` runs); and running that script from a clean output prepares
-// the sample, trains a few steps and prints where the checkpoint and loss plot are, which exist.
+// the sample, trains a few stage-1 and stage-2 steps, evaluates retrieval and prints where the
+// checkpoints and loss plots are, which exist.
 func TestReadmeFirstRunFlows(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
@@ -97,19 +98,24 @@ func TestReadmeFirstRunFlows(t *testing.T) {
 		t.Fatalf("scripts/demo.sh: %v\n%s", err, b)
 	}
 	log := string(b)
-	run := out + "-run"
+	run, s2 := out+"-run", out+"-stage2"
 	for _, want := range []string{
 		"config: model.return_layers 2 → 3",
 		"step 20/20",
 		"demo: checkpoint:  " + filepath.Join(run, "checkpoints", "step-00000020"),
 		"demo: loss plot:   " + filepath.Join(run, "loss.png"),
+		"init: vision encoder from " + filepath.Join(run, "checkpoints"),
+		"step 4/4", "vtc", "mlm",
+		"4 videos, 4 captions", "txt_r1",
+		"demo: stage 2:     " + filepath.Join(s2, "checkpoints", "step-00000004"),
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, log)
 		}
 	}
 	for _, f := range []string{filepath.Join(out, "index.json"), filepath.Join(out, "prep-report.json"),
-		filepath.Join(run, "loss.png"), filepath.Join(run, "checkpoints", "step-00000020", "model.safetensors")} {
+		filepath.Join(run, "loss.png"), filepath.Join(run, "checkpoints", "step-00000020", "model.safetensors"),
+		filepath.Join(s2, "loss.png"), filepath.Join(s2, "checkpoints", "step-00000004", "model.safetensors")} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("after the demo: %v", err)
 		}
