@@ -10,11 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/umt-dev/umt/models/clip"
 	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/manifest"
 	"github.com/umt-dev/umt/transforms/shard"
 	"github.com/umt-dev/umt/transforms/storage"
+	"github.com/umt-dev/umt/transforms/video"
 )
 
 // Models the export runs.
@@ -25,11 +28,33 @@ const (
 // IndexName is the export's index, written last.
 const IndexName = "index.json"
 
+// Input kinds: what --input names.
+const (
+	SourceDataset  = "dataset"  // a committed umt dataset: its stored frames are embedded
+	SourceManifest = "manifest" // a manifest of videos and images, decoded and sampled as prep does
+)
+
+// --on-bad-text policies for a manifest caption or label that is not UTF-8 (as `umt prep`).
+const (
+	BadTextReplace = "replace" // keep the row, each invalid byte becomes U+FFFD
+	BadTextFail    = "fail"    // fail only that row, as ClassBadText
+)
+
 // Config is what the command line sets.
 type Config struct {
-	Input  string // a committed umt dataset (local or gs://)
+	Input  string // a committed umt dataset, or a manifest (local, gs:// or https://)
 	Output string // the export root (local or gs://)
 	Model  string // ModelTeacher
+
+	// Manifest input, read and sampled as `umt prep` does (the same flags).
+	ManifestFormat string         // --format; "" = from the name (a name that is no manifest's is a dataset)
+	Root           string         // --root: prefix of relative video paths; "" = the manifest's directory
+	CSVSep         string         // --csv-sep; "" = ','
+	Sampling       video.Sampling // --frames, --size, --sampler, --interp, --seed, --on-missing, --on-corrupt, --deadline
+	OnBadText      string         // BadTextReplace ("" too) or BadTextFail
+
+	RetryFailed bool // --retry-failed: redo the rows the committed failures table lists
+	NPY         bool // --npy: also write the embedding-reader view (emb/*.npy + metadata/*.parquet)
 
 	Teacher           string      // --teacher: safetensors file, HF model directory or hf:NAME
 	TeacherConfigFile string      // --teacher-config
@@ -43,14 +68,71 @@ type Config struct {
 
 // Defaults returns the command line's defaults.
 func Defaults() Config {
-	return Config{Model: ModelTeacher, DType: schemas.DTypeFloat32, Device: "cpu", GroupClips: 1024}
+	return Config{Model: ModelTeacher, DType: schemas.DTypeFloat32, Device: "cpu", GroupClips: 1024, OnBadText: BadTextReplace, Sampling: DefaultSampling()}
+}
+
+// DefaultSampling is `umt prep`'s default sampling (UMT's stage-1 clips).
+func DefaultSampling() video.Sampling {
+	return video.Sampling{Frames: 8, Size: 224, Sampler: video.SamplerMiddle, Interp: "bicubic",
+		OnMissing: "fail", OnCorrupt: "fail", Deadline: 2 * time.Minute}
+}
+
+// source says what cfg.Input names: a manifest when --format is given or its name has a
+// manifest's extension, else a dataset.
+func (c Config) source() string {
+	if c.ManifestFormat != "" {
+		return SourceManifest
+	}
+	if _, err := manifest.DetectFormat(c.Input); err == nil {
+		return SourceManifest
+	}
+	return SourceDataset
+}
+
+// validateManifestInput checks the flags of a manifest input.
+func (c Config) validateManifestInput() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.ManifestFormat != "" {
+		if _, err := manifest.ParseFormat(c.ManifestFormat); err != nil {
+			bad("--format: %v", err)
+		}
+	}
+	if len([]rune(c.CSVSep)) > 1 {
+		bad("--csv-sep must be one character, got %q", c.CSVSep)
+	}
+	switch c.OnBadText {
+	case "", BadTextReplace, BadTextFail:
+	default:
+		bad("--on-bad-text %q: use replace (keep the row with U+FFFD for each byte that is not UTF-8) or fail (fail only that row, as %s)", c.OnBadText, schemas.ClassBadText)
+	}
+	switch c.Sampling.OnMissing {
+	case "fail", "pad":
+	default:
+		bad("--on-missing %q: use fail or pad", c.Sampling.OnMissing)
+	}
+	switch c.Sampling.OnCorrupt {
+	case "fail", "keep":
+	default:
+		bad("--on-corrupt %q: use fail or keep", c.Sampling.OnCorrupt)
+	}
+	if c.Sampling.Frames <= 0 {
+		bad("--frames %d: an export's clips need a fixed number of frames (e.g. --frames 8)", c.Sampling.Frames)
+	}
+	if c.Sampling.Deadline <= 0 {
+		bad("--deadline %v: every decode needs a deadline (e.g. --deadline 2m)", c.Sampling.Deadline)
+	}
+	if _, err := c.Sampling.For("x", 0, 0).Validate(); err != nil {
+		bad("sampling: %v", err)
+	}
+	return errors.Join(errs...)
 }
 
 // Validate checks what can be checked without reading anything.
 func (c Config) Validate() error {
 	switch {
 	case c.Input == "":
-		return errors.New("--input (a umt dataset) is required")
+		return errors.New("--input (a umt dataset, or a manifest: .json, .jsonl, .csv or .parquet) is required")
 	case c.Output == "":
 		return errors.New("--output (the export root) is required")
 	case c.GroupClips <= 0:
@@ -76,8 +158,12 @@ type Plan struct {
 	Rows     int64  // rows of the input dataset
 	Frames   int    // T of the input's clips
 	Size     int    // S of the input's frames
-	InputSHA string // sha256 of the input's index.json: the dataset the export is of
-	Key      string // sha256 over Info, InputSHA and GroupClips: in every shard name
+	InputSHA string // sha256 of the input's index.json, or of the manifest: what the export is of
+	Key      string // sha256 over Info, InputSHA, GroupClips (and a manifest's reading and sampling): in every shard name
+	Source   string // SourceDataset or SourceManifest
+	// Prev is the export an earlier run of the same Key committed at Output (nil if none):
+	// its groups are reused, or with RetryFailed redone where they hold failures.
+	Prev *Index
 }
 
 // Prepare validates cfg, reads the input dataset's index and the model's configuration, and
@@ -95,15 +181,44 @@ func Prepare(ctx context.Context, cfg Config) (Plan, error) {
 			*p = abs
 		}
 	}
-	ds, err := shard.Open(ctx, cfg.Input)
-	if err != nil {
-		return Plan{}, fmt.Errorf("--input=%s: %w", cfg.Input, err)
-	}
-	prov := ds.Provenance()
-	plan := Plan{Config: cfg, Rows: ds.Index().Rows, Frames: prov.Frames, Size: prov.Size}
-	ds.Close()
-	if plan.InputSHA, err = storage.FileSHA256(ctx, storage.Join(cfg.Input, shard.IndexName)); err != nil {
-		return Plan{}, fmt.Errorf("--input=%s: %w", cfg.Input, err)
+	var plan Plan
+	var prov schemas.Provenance
+	var keyed any
+	if cfg.source() == SourceManifest {
+		if err := cfg.validateManifestInput(); err != nil {
+			return Plan{}, err
+		}
+		sum, err := storage.FileSHA256(ctx, cfg.Input)
+		if err != nil {
+			return Plan{}, fmt.Errorf("--input=%s: reading the manifest: %w", cfg.Input, err)
+		}
+		plan = Plan{Config: cfg, Source: SourceManifest, Frames: cfg.Sampling.Frames, Size: cfg.Sampling.Size, InputSHA: sum}
+		prov = schemas.Provenance{Frames: cfg.Sampling.Frames, Size: cfg.Sampling.Size, Sampler: cfg.Sampling.String()}
+		smp := cfg.Sampling
+		smp.Deadline = 0 // a deadline decides no pixel
+		keyed = struct {
+			Group                      int
+			Format, Root, Sep, BadText string
+			Sampling                   video.Sampling
+		}{cfg.GroupClips, cfg.ManifestFormat, cfg.Root, cfg.CSVSep, cfg.OnBadText, smp}
+	} else {
+		if cfg.Sampling != DefaultSampling() || cfg.ManifestFormat != "" || cfg.Root != "" || cfg.CSVSep != "" {
+			return Plan{}, fmt.Errorf("--input=%s is a umt dataset: its clips were sampled by prep, so the sampling and manifest flags (--frames, --size, --sampler, --format, --root, ...) do not apply; drop them, or name a manifest (.json, .jsonl, .csv, .parquet, or --format)", cfg.Input)
+		}
+		ds, err := shard.Open(ctx, cfg.Input)
+		if errors.Is(err, shard.ErrNoIndex) {
+			return Plan{}, fmt.Errorf("--input=%s is neither a committed umt dataset (%w) nor a manifest (name it .json, .jsonl, .csv or .parquet, or pass --format)", cfg.Input, err)
+		}
+		if err != nil {
+			return Plan{}, fmt.Errorf("--input=%s: %w", cfg.Input, err)
+		}
+		prov = ds.Provenance()
+		plan = Plan{Config: cfg, Source: SourceDataset, Rows: ds.Index().Rows, Frames: prov.Frames, Size: prov.Size}
+		ds.Close()
+		if plan.InputSHA, err = storage.FileSHA256(ctx, storage.Join(cfg.Input, shard.IndexName)); err != nil {
+			return Plan{}, fmt.Errorf("--input=%s: %w", cfg.Input, err)
+		}
+		keyed = plan.GroupClips
 	}
 	if err := prepareTeacher(ctx, &plan, prov); err != nil {
 		return Plan{}, err
@@ -115,10 +230,15 @@ func Prepare(ctx context.Context, cfg Config) (Plan, error) {
 	b, _ := json.Marshal(struct {
 		Info  schemas.EmbeddingInfo
 		Input string
-		Group int
-	}{plan.Info, plan.InputSHA, plan.GroupClips})
+		Group any
+	}{plan.Info, plan.InputSHA, keyed})
 	h := sha256.Sum256(b)
 	plan.Key = hex.EncodeToString(h[:])
+	prev, err := previousExport(ctx, plan)
+	if err != nil {
+		return Plan{}, err
+	}
+	plan.Prev = prev
 	return plan, nil
 }
 

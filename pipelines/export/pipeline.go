@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/manifest"
 	"github.com/umt-dev/umt/transforms/shard"
 	"github.com/umt-dev/umt/transforms/storage"
 )
@@ -25,20 +27,20 @@ const Namespace = "umt.export"
 // Group is one shard's rows of the input dataset, [Lo, Hi).
 type Group struct{ Index, Lo, Hi int64 }
 
-// Result is what a group committed.
-type Result struct {
-	Name   string
-	Rows   int64
-	Bytes  int64
-	Reused bool // the shard was committed by an earlier run
-}
-
-// Build adds the export pipeline to s.
+// Build adds the export pipeline of p's input to s.
 func Build(s beam.Scope, p Plan) {
 	s = s.Scope("Export")
+	if p.Source == SourceManifest {
+		rows, count := ReadManifest(s, p)
+		work, early := Identify(s, p, rows)
+		items := EmbedClips(s, p, work)
+		results := WriteGroups(s, p, beam.Flatten(s, early, items))
+		Commit(s, p, count, results)
+		return
+	}
 	groups := beam.Reshuffle(s, beam.CreateList(s, Groups(p)))
 	results := Embed(s, p, groups)
-	Commit(s, p, results)
+	Commit(s, p, beam.Create(s, p.Rows), results)
 }
 
 // Groups cuts the input's rows into shards of p.GroupClips rows.
@@ -50,12 +52,7 @@ func Groups(p Plan) []Group {
 	return gs
 }
 
-// ShardName is group g's file: the plan's key (model, weights, input, grouping) and the group.
-func ShardName(p Plan, g Group) string {
-	return fmt.Sprintf("embeddings-%s-%05d.parquet", p.Key[:16], g.Index)
-}
-
-// Embed writes each group's shard, unless an earlier run committed it.
+// Embed writes each group of a dataset's rows, unless an earlier run committed it.
 func Embed(s beam.Scope, p Plan, groups beam.PCollection) beam.PCollection {
 	s = s.Scope("Embed")
 	return beam.ParDo(s, &embedFn{Plan: p}, groups)
@@ -66,13 +63,18 @@ type embedFn struct {
 
 	store    storage.Store
 	ds       *shard.Dataset
+	ids      []string // the input's clip ids, in row order
 	computed beam.Counter
 	reused   beam.Counter
+	failed   beam.Counter
+	retried  beam.Counter
 }
 
 func (f *embedFn) Setup(ctx context.Context) error {
 	f.computed = beam.NewCounter(Namespace, "clips_computed")
 	f.reused = beam.NewCounter(Namespace, "clips_already_committed")
+	f.failed = beam.NewCounter(Namespace, "read_frames_failed")
+	f.retried = beam.NewCounter(Namespace, "failures_retried")
 	st, err := storage.OpenStore(ctx, f.Plan.Output)
 	if err != nil {
 		return fmt.Errorf("opening the output %s: %w", f.Plan.Output, err)
@@ -91,19 +93,18 @@ func (f *embedFn) Teardown() {
 }
 
 func (f *embedFn) ProcessElement(ctx context.Context, g Group, emit func(Result)) error {
-	name := ShardName(f.Plan, g)
-	if ok, err := f.store.Exists(ctx, name); err != nil {
+	gp, err := planGroup(ctx, f.store, f.Plan, g.Index)
+	if err != nil {
 		return err
-	} else if ok {
-		rows, size, err := parquetRows(ctx, f.store, name)
-		if err != nil {
-			return fmt.Errorf("the committed shard %s cannot be read (delete it and rerun): %w", name, err)
+	}
+	if gp.done != nil {
+		if f.Plan.NPY {
+			if err := ensureNPY(ctx, f.store, f.Plan, *gp.done); err != nil {
+				return err
+			}
 		}
-		if rows != g.Hi-g.Lo {
-			return fmt.Errorf("the committed shard %s holds %d rows, want %d (delete it and rerun)", name, rows, g.Hi-g.Lo)
-		}
-		f.reused.Inc(ctx, rows)
-		emit(Result{Name: name, Rows: rows, Bytes: size, Reused: true})
+		f.reused.Inc(ctx, gp.done.Rows)
+		emit(*gp.done)
 		return nil
 	}
 	if f.ds == nil {
@@ -111,35 +112,72 @@ func (f *embedFn) ProcessElement(ctx context.Context, g Group, emit func(Result)
 		if err != nil {
 			return fmt.Errorf("opening the input %s: %w", f.Plan.Input, err)
 		}
-		f.ds = ds
+		f.ds, f.ids = ds, ds.ClipIDs()
 	}
 	e, err := getEmbedder(ctx, f.Plan)
 	if err != nil {
 		return err // a model that cannot load fails the job: every clip would fail
 	}
 	defer putEmbedder(f.Plan, e)
-	rows := make([]schemas.EmbeddingRow, 0, g.Hi-g.Lo)
+	kept, err := keptRows(ctx, f.Plan, gp)
+	if err != nil {
+		return err
+	}
+	ids := f.ids
+	var rows []schemas.EmbeddingRow
+	var fails []schemas.FailureRow
 	for i := g.Lo; i < g.Hi; i++ {
+		if r, ok := kept[ids[i]]; ok {
+			f.reused.Inc(ctx, 1)
+			rows = append(rows, r)
+			continue
+		}
+		attempt := 1
+		if old, ok := gp.retry[ids[i]]; ok {
+			f.retried.Inc(ctx, 1)
+			attempt = old.Attempt + 1
+		}
 		r, err := f.ds.Row(ctx, int(i))
+		if errors.Is(err, schemas.ErrRow) || errors.Is(err, schemas.ErrSchema) || errors.Is(err, shard.ErrCorrupt) {
+			f.failed.Inc(ctx, 1)
+			uri := f.Plan.Input + "#clip=" + ids[i]
+			fails = append(fails, schemas.FailureRow{URI: uri, ClipID: ids[i], ErrorClass: schemas.ClassCorrupt, Stage: schemas.StageReadFrames, Attempt: attempt,
+				Message: manifest.SafeMessage(uri, fmt.Sprintf("the dataset's row is unreadable: %v", err))})
+			continue
+		}
 		if err != nil {
-			return fmt.Errorf("reading input row %d: %w", i, err)
+			return fmt.Errorf("reading input row %d: %w", i, err) // storage trouble: the runner retries the bundle
 		}
 		out, err := e.Embed(r)
 		if err != nil {
 			return err
 		}
+		f.computed.Inc(ctx, 1)
 		rows = append(rows, out)
 	}
-	data, err := EncodeParquet(f.Plan.Info, rows)
+	res, err := writeGroup(ctx, f.store, f.Plan, g.Index, gp.base, rows, fails)
 	if err != nil {
 		return err
 	}
-	if err := storage.Put(ctx, f.store, name, data, storage.CreateOptions{IfNotExists: true}); err != nil {
-		return fmt.Errorf("committing %s: %w", name, err)
-	}
-	f.computed.Inc(ctx, int64(len(rows)))
-	emit(Result{Name: name, Rows: int64(len(rows)), Bytes: int64(len(data))})
+	emit(res)
 	return nil
+}
+
+// keptRows are the rows of the earlier export's shard that a --retry-failed group keeps, by
+// clip id (nil when the group is computed from scratch).
+func keptRows(ctx context.Context, p Plan, gp groupPlan) (map[string]schemas.EmbeddingRow, error) {
+	if gp.prev == nil {
+		return nil, nil
+	}
+	rows, err := readShard(ctx, storage.Join(p.Output, gp.prev.Name))
+	if err != nil {
+		return nil, fmt.Errorf("reading the earlier export's %s: %w", gp.prev.Name, err)
+	}
+	m := make(map[string]schemas.EmbeddingRow, len(rows))
+	for _, r := range rows {
+		m[r.ClipID] = r
+	}
+	return m, nil
 }
 
 // EncodeParquet writes rows as one Parquet file of info's schema (stored in the file, with

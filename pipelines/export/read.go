@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/transforms/shard"
 	"github.com/umt-dev/umt/transforms/storage"
 )
 
@@ -33,6 +34,31 @@ func ReadEmbeddings(ctx context.Context, root string) (*Index, []schemas.Embeddi
 		rows = append(rows, rs...)
 	}
 	return idx, rows, nil
+}
+
+// ReadFailures reads every row of a finished export's failures tables, in group order.
+func ReadFailures(ctx context.Context, root string) ([]schemas.FailureRow, error) {
+	idx, err := ReadIndex(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	st, err := storage.OpenStore(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var out []schemas.FailureRow
+	for _, f := range idx.Failures {
+		rows, err := shard.ReadFailures(ctx, st, f.Name)
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(rows)) != f.Rows {
+			return nil, fmt.Errorf("%s holds %d rows, the index says %d", f.Name, len(rows), f.Rows)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
 }
 
 // readShard decodes one Parquet shard; the file's schema metadata (which the table read drops)
