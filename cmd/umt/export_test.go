@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,5 +61,48 @@ func TestIndexBuildAndSearch(t *testing.T) {
 	var first index.Hit
 	if code != 0 || json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &first) != nil || first.ID != rows[2].ClipID {
 		t.Errorf("index search: exit %d, %q; want %s first", code, out, rows[2].ClipID)
+	}
+}
+
+// TestExportManifestCommand: umt export over a manifest of corpus videos (one missing) decodes
+// them as prep does, reports the missing one as a failure of its class with ok + failed =
+// rows, and writes the --npy view beside every shard.
+func TestExportManifestCommand(t *testing.T) {
+	root, all := testenv.Corpus(t)
+	var lines []string
+	for _, e := range all {
+		if e.Expect == "ok" && !e.HasSpan() && e.SizeBytes < 300_000 && len(lines) < 2 {
+			lines = append(lines, `{"uri": "`+e.Path+`", "caption": "c"}`)
+		}
+	}
+	lines = append(lines, `{"uri": "nowhere.mp4"}`)
+	m := filepath.Join(t.TempDir(), "m.jsonl")
+	if err := os.WriteFile(m, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	code, stdout := capture(t, "export", "--input", m, "--root", root, "--output", out, "--teacher",
+		filepath.Join(testenv.RefData(t), "teacher_tiny_openai.safetensors"), "--heads", "4",
+		"--teacher-resolution", "64", "--threads", "1", "--frames", "2", "--size", "64", "--npy", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stdout)
+	}
+	var rep export.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("%v in %q", err, stdout)
+	}
+	if !rep.Accounted || rep.Rows != 3 || rep.OK != 2 || rep.FailedByClass[schemas.ClassMissing] != 1 || rep.Source != export.SourceManifest {
+		t.Errorf("report %+v: want 3 manifest rows, 2 ok, 1 missing", rep)
+	}
+	if npy, _ := filepath.Glob(filepath.Join(out, "emb", "*.npy")); len(npy) != rep.Shards {
+		t.Errorf("%d .npy files for %d shards", len(npy), rep.Shards)
+	}
+	var code2 int
+	msg := captureStderr(t, func() {
+		code2, _ = capture(t, "export", "--input", filepath.Join(t.TempDir(), "ds"), "--output", t.TempDir(), "--teacher",
+			filepath.Join(testenv.RefData(t), "teacher_tiny_openai.safetensors"), "--heads", "4", "--teacher-resolution", "64")
+	})
+	if code := code2; code == 0 || !strings.Contains(msg, "neither a committed umt dataset") {
+		t.Errorf("a non-manifest --input that is no dataset: exit %d, %q; want an error naming both kinds", code, msg)
 	}
 }

@@ -1,0 +1,203 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/float16"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// numpyLoad loads .npy files with Debian's numpy and returns each one's dtype, shape and
+// values (widened to float64), or skips when numpy is not installed.
+func numpyLoad(t *testing.T, paths ...string) []struct {
+	DType  string      `json:"dtype"`
+	Shape  []int       `json:"shape"`
+	Values [][]float64 `json:"values"`
+} {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
+		t.Skipf("needs %s with numpy (Debian python3-numpy; scripts/setup.sh installs it): %v", py, err)
+	}
+	script := `import json, sys, numpy as np
+out = []
+for p in sys.argv[1:]:
+    a = np.load(p, allow_pickle=False)
+    out.append({"dtype": a.dtype.str, "shape": list(a.shape), "values": a.astype(np.float64).tolist()})
+print(json.dumps(out))`
+	b, err := exec.Command(py, append([]string{"-c", script}, paths...)...).Output()
+	if err != nil {
+		t.Fatalf("numpy.load: %v", err)
+	}
+	var out []struct {
+		DType  string      `json:"dtype"`
+		Shape  []int       `json:"shape"`
+		Values [][]float64 `json:"values"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("%v in %s", err, b)
+	}
+	return out
+}
+
+// readMetadata reads a metadata/<shard>.parquet file's clip ids.
+func readMetadata(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := file.NewParquetReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	for _, f := range tbl.Schema().Fields() {
+		if _, ok := f.Type.(arrow.ListLikeType); ok {
+			t.Errorf("%s: metadata column %s is a vector column", path, f.Name)
+		}
+	}
+	var ids []string
+	for _, ch := range tbl.Column(tbl.Schema().FieldIndices("clip_id")[0]).Data().Chunks() {
+		s := ch.(*array.String)
+		for i := 0; i < s.Len(); i++ {
+			ids = append(ids, s.Value(i))
+		}
+	}
+	return ids
+}
+
+// TestNPYViewReadByNumpy: numpy loads every emb/<shard>.npy of an export as a little-endian
+// float32 [N, E] array equal, row for row, to the shard's embedding column, and
+// metadata/<shard>.parquet holds the same N clip ids in the same order (embedding-reader's
+// pairing), for every shard the index lists and no other.
+func TestNPYViewReadByNumpy(t *testing.T) {
+	in, _ := framesDataset(t, 5, 2, 32)
+	out := t.TempDir()
+	spec, tc := tinyTeacher(t)
+	cfg := Defaults()
+	cfg.Input, cfg.Output, cfg.Teacher, cfg.TeacherConfig, cfg.GroupClips, cfg.Threads, cfg.NPY = in, out, spec, tc, 2, 1, true
+	mustExport(t, cfg)
+	idx, err := ReadIndex(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !idx.NPY || len(idx.Shards) != 3 {
+		t.Fatalf("index npy=%v with %d shards, want the view and 3 shards", idx.NPY, len(idx.Shards))
+	}
+	var paths []string
+	for _, sh := range idx.Shards {
+		paths = append(paths, filepath.Join(out, npyName(strings.TrimSuffix(sh.Name, ".parquet"))))
+	}
+	if names, _ := filepath.Glob(filepath.Join(out, "emb", "*.npy")); len(names) != len(paths) {
+		t.Errorf("emb/ holds %d files, the index lists %d shards", len(names), len(paths))
+	}
+	arrays := numpyLoad(t, paths...)
+	for i, sh := range idx.Shards {
+		rows, err := readShard(context.Background(), filepath.Join(out, sh.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := arrays[i]
+		if a.DType != "<f4" || !slices.Equal(a.Shape, []int{len(rows), idx.Info.Dim}) {
+			t.Errorf("%s: numpy reads %s %v, want <f4 [%d %d]", paths[i], a.DType, a.Shape, len(rows), idx.Info.Dim)
+			continue
+		}
+		for r, row := range rows {
+			for j, v := range row.Embedding {
+				if float64(v) != a.Values[r][j] {
+					t.Fatalf("%s[%d][%d] = %v, the Parquet column holds %v", paths[i], r, j, a.Values[r][j], v)
+				}
+			}
+		}
+		ids := readMetadata(t, filepath.Join(out, metaName(strings.TrimSuffix(sh.Name, ".parquet"))))
+		want := make([]string, len(rows))
+		for r, row := range rows {
+			want[r] = row.ClipID
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("%s: metadata ids %v, the shard's %v", sh.Name, ids, want)
+		}
+	}
+}
+
+// TestNPYFloat16ReadByNumpy: a float16 embedding column becomes a <f2 array numpy reads back
+// bit for bit, including a slice of a larger column (non-zero offset) and zero rows.
+func TestNPYFloat16ReadByNumpy(t *testing.T) {
+	const n, dim = 5, 3
+	b := array.NewFixedSizeListBuilder(memory.DefaultAllocator, dim, arrow.FixedWidthTypes.Float16)
+	vb := b.ValueBuilder().(*array.Float16Builder)
+	var want [][]float64
+	for i := 0; i < n; i++ {
+		b.Append(true)
+		var row []float64
+		for j := 0; j < dim; j++ {
+			h := float16.New(float32(i) - float32(j)/3 + 1e-3)
+			vb.Append(h)
+			row = append(row, float64(h.Float32()))
+		}
+		want = append(want, row)
+	}
+	emb := b.NewArray()
+	ids := array.NewStringBuilder(memory.DefaultAllocator)
+	for i := 0; i < n; i++ {
+		ids.Append(string(rune('a' + i)))
+	}
+	idArr := ids.NewArray()
+	sc := arrow.NewSchema([]arrow.Field{{Name: "clip_id", Type: arrow.BinaryTypes.String}, {Name: "embedding", Type: emb.DataType()}}, nil)
+	rec := array.NewRecordBatch(sc, []arrow.Array{idArr, emb}, n)
+	dir := t.TempDir()
+	var paths []string
+	for _, c := range []struct {
+		name   string
+		lo, hi int64
+	}{{"all", 0, n}, {"tail", 2, n}, {"none", 1, 1}} {
+		npy, meta, err := NPYView(rec.NewSlice(c.lo, c.hi))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(npy)%64 != (int(c.hi-c.lo)*dim*2)%64 || len(meta) == 0 {
+			t.Errorf("%s: header not 64-byte aligned or no metadata", c.name)
+		}
+		p := filepath.Join(dir, c.name+".npy")
+		if err := os.WriteFile(p, npy, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	got := numpyLoad(t, paths...)
+	for i, c := range [][2]int{{0, n}, {2, n}, {1, 1}} {
+		if got[i].DType != "<f2" || !slices.Equal(got[i].Shape, []int{c[1] - c[0], dim}) {
+			t.Errorf("%s: %s %v, want <f2 [%d %d]", paths[i], got[i].DType, got[i].Shape, c[1]-c[0], dim)
+			continue
+		}
+		for r := range got[i].Values {
+			for j, v := range got[i].Values[r] {
+				if w := want[c[0]+r][j]; v != w && !(math.IsNaN(v) && math.IsNaN(w)) {
+					t.Errorf("%s[%d][%d] = %v, want %v", paths[i], r, j, v, w)
+				}
+			}
+		}
+	}
+}
