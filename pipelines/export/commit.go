@@ -114,7 +114,7 @@ func removeUnlisted(ctx context.Context, root string, idx *Index) error {
 	for _, sh := range idx.Shards {
 		base := strings.TrimSuffix(sh.Name, ".parquet")
 		keep[sh.Name] = true
-		if idx.NPY {
+		if idx.NPY && sh.Rows > 0 {
 			keep[npyName(base)], keep[metaName(base)] = true, true
 		}
 	}

@@ -153,7 +153,7 @@ func writeGroup(ctx context.Context, st storage.Store, p Plan, g int64, base str
 	if err != nil {
 		return res, err
 	}
-	if p.NPY {
+	if p.NPY && len(rows) > 0 {
 		if err := writeNPYView(ctx, st, p.Info, base, rows); err != nil {
 			return res, err
 		}
@@ -169,6 +169,9 @@ func writeGroup(ctx context.Context, st storage.Store, p Plan, g int64, base str
 // --npy), from its Parquet shard.
 func ensureNPY(ctx context.Context, st storage.Store, p Plan, r Result) error {
 	base := strings.TrimSuffix(r.Name, ".parquet")
+	if r.Rows == 0 {
+		return nil
+	}
 	if ok, err := st.Exists(ctx, npyName(base)); err != nil || ok {
 		return err
 	}

@@ -20,7 +20,9 @@ import (
 
 // The --npy view is the layout embedding-reader and autofaiss read: emb/<shard>.npy holds the
 // clip embeddings of one shard as an [N, E] array, metadata/<shard>.parquet the same N rows'
-// identity columns, row-aligned, under the shard's own name.
+// identity columns, row-aligned, under the shard's own name. A shard without rows has no pair:
+// embedding-reader skips an empty .npy but pairs the metadata files by position, so an empty
+// pair would shift every later shard's metadata.
 const (
 	npyDir  = "emb/"
 	metaDir = "metadata/"

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -88,58 +89,78 @@ func readMetadata(t *testing.T, path string) []string {
 	return ids
 }
 
-// TestNPYViewReadByNumpy: numpy loads every emb/<shard>.npy of an export as a little-endian
-// float32 [N, E] array equal, row for row, to the shard's embedding column, and
-// metadata/<shard>.parquet holds the same N clip ids in the same order (embedding-reader's
-// pairing), for every shard the index lists and no other.
-func TestNPYViewReadByNumpy(t *testing.T) {
-	in, _ := framesDataset(t, 5, 2, 32)
-	out := t.TempDir()
-	spec, tc := tinyTeacher(t)
-	cfg := Defaults()
-	cfg.Input, cfg.Output, cfg.Teacher, cfg.TeacherConfig, cfg.GroupClips, cfg.Threads, cfg.NPY = in, out, spec, tc, 2, 1, true
-	mustExport(t, cfg)
-	idx, err := ReadIndex(context.Background(), out)
+// checkNPYView reads an export's --npy view as embedding-reader does (emb/*.npy and
+// metadata/*.parquet, each sorted by name, paired by position, empty .npy files skipped) with
+// numpy, and checks it is the export: the same rows in the same order, <f4 values equal to the
+// Parquet column, the ids row-aligned, one pair per shard with rows and no other file.
+func checkNPYView(t *testing.T, out string) {
+	t.Helper()
+	idx, rows, err := ReadEmbeddings(context.Background(), out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !idx.NPY || len(idx.Shards) != 3 {
-		t.Fatalf("index npy=%v with %d shards, want the view and 3 shards", idx.NPY, len(idx.Shards))
+	if !idx.NPY {
+		t.Fatal("the index does not record the --npy view")
 	}
-	var paths []string
+	npys, _ := filepath.Glob(filepath.Join(out, "emb", "*"))
+	metas, _ := filepath.Glob(filepath.Join(out, "metadata", "*"))
+	sort.Strings(npys)
+	sort.Strings(metas)
+	var want []string
 	for _, sh := range idx.Shards {
-		paths = append(paths, filepath.Join(out, npyName(strings.TrimSuffix(sh.Name, ".parquet"))))
-	}
-	if names, _ := filepath.Glob(filepath.Join(out, "emb", "*.npy")); len(names) != len(paths) {
-		t.Errorf("emb/ holds %d files, the index lists %d shards", len(names), len(paths))
-	}
-	arrays := numpyLoad(t, paths...)
-	for i, sh := range idx.Shards {
-		rows, err := readShard(context.Background(), filepath.Join(out, sh.Name))
-		if err != nil {
-			t.Fatal(err)
+		if sh.Rows > 0 {
+			want = append(want, strings.TrimSuffix(sh.Name, ".parquet"))
 		}
-		a := arrays[i]
-		if a.DType != "<f4" || !slices.Equal(a.Shape, []int{len(rows), idx.Info.Dim}) {
-			t.Errorf("%s: numpy reads %s %v, want <f4 [%d %d]", paths[i], a.DType, a.Shape, len(rows), idx.Info.Dim)
-			continue
+	}
+	stem := func(p string) string { return strings.TrimSuffix(filepath.Base(p), filepath.Ext(p)) }
+	for _, fs := range [][]string{npys, metas} {
+		var got []string
+		for _, p := range fs {
+			got = append(got, stem(p))
 		}
-		for r, row := range rows {
-			for j, v := range row.Embedding {
-				if float64(v) != a.Values[r][j] {
-					t.Fatalf("%s[%d][%d] = %v, the Parquet column holds %v", paths[i], r, j, a.Values[r][j], v)
-				}
+		if !slices.Equal(got, want) {
+			t.Fatalf("view files %v, want one per shard with rows %v", got, want)
+		}
+	}
+	var ids []string
+	var vals [][]float64
+	for i, a := range numpyLoad(t, npys...) {
+		if a.DType != "<f4" || len(a.Shape) != 2 || a.Shape[1] != idx.Info.Dim || a.Shape[0] != len(a.Values) {
+			t.Fatalf("%s: numpy reads %s %v, want <f4 [N %d]", npys[i], a.DType, a.Shape, idx.Info.Dim)
+		}
+		vals = append(vals, a.Values...)
+		m := readMetadata(t, metas[i])
+		if len(m) != a.Shape[0] {
+			t.Errorf("%s holds %d rows, its .npy %d", metas[i], len(m), a.Shape[0])
+		}
+		ids = append(ids, m...)
+	}
+	if len(vals) != len(rows) || len(ids) != len(rows) {
+		t.Fatalf("the view holds %d vectors and %d ids, the export %d rows", len(vals), len(ids), len(rows))
+	}
+	for r, row := range rows {
+		if ids[r] != row.ClipID {
+			t.Errorf("view row %d is %s, the export's %s", r, ids[r], row.ClipID)
+		}
+		for j, v := range row.Embedding {
+			if float64(v) != vals[r][j] {
+				t.Fatalf("view row %d [%d] = %v, the Parquet column holds %v", r, j, vals[r][j], v)
 			}
 		}
-		ids := readMetadata(t, filepath.Join(out, metaName(strings.TrimSuffix(sh.Name, ".parquet"))))
-		want := make([]string, len(rows))
-		for r, row := range rows {
-			want[r] = row.ClipID
-		}
-		if !slices.Equal(ids, want) {
-			t.Errorf("%s: metadata ids %v, the shard's %v", sh.Name, ids, want)
-		}
 	}
+}
+
+// TestNPYViewReadByNumpy: the --npy view of a dataset export, read with numpy as
+// embedding-reader reads it, is the export (checkNPYView).
+func TestNPYViewReadByNumpy(t *testing.T) {
+	in, _ := framesDataset(t, 5, 2, 32)
+	spec, tc := tinyTeacher(t)
+	cfg := Defaults()
+	cfg.Input, cfg.Output, cfg.Teacher, cfg.TeacherConfig, cfg.GroupClips, cfg.Threads, cfg.NPY = in, t.TempDir(), spec, tc, 2, 1, true
+	if rep := mustExport(t, cfg); rep.Shards != 3 {
+		t.Fatalf("%d shards, want 3", rep.Shards)
+	}
+	checkNPYView(t, cfg.Output)
 }
 
 // TestNPYFloat16ReadByNumpy: a float16 embedding column becomes a <f2 array numpy reads back
