@@ -19,6 +19,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/umt-dev/umt/schemas"
 )
 
 // numpyLoad loads .npy files with Debian's numpy and returns each one's dtype, shape and
@@ -91,8 +93,8 @@ func readMetadata(t *testing.T, path string) []string {
 
 // checkNPYView reads an export's --npy view as embedding-reader does (emb/*.npy and
 // metadata/*.parquet, each sorted by name, paired by position, empty .npy files skipped) with
-// numpy, and checks it is the export: the same rows in the same order, <f4 values equal to the
-// Parquet column, the ids row-aligned, one pair per shard with rows and no other file.
+// numpy, and checks it is the export: the same rows in the same order, values of the export's
+// dtype (<f4, <f2) equal to the Parquet column's, the ids row-aligned, one pair per shard with rows and no other file.
 func checkNPYView(t *testing.T, out string) {
 	t.Helper()
 	idx, rows, err := ReadEmbeddings(context.Background(), out)
@@ -124,9 +126,10 @@ func checkNPYView(t *testing.T, out string) {
 	}
 	var ids []string
 	var vals [][]float64
+	descr := map[string]string{schemas.DTypeFloat32: "<f4", schemas.DTypeFloat16: "<f2"}[idx.Info.DType]
 	for i, a := range numpyLoad(t, npys...) {
-		if a.DType != "<f4" || len(a.Shape) != 2 || a.Shape[1] != idx.Info.Dim || a.Shape[0] != len(a.Values) {
-			t.Fatalf("%s: numpy reads %s %v, want <f4 [N %d]", npys[i], a.DType, a.Shape, idx.Info.Dim)
+		if a.DType != descr || len(a.Shape) != 2 || a.Shape[1] != idx.Info.Dim || a.Shape[0] != len(a.Values) {
+			t.Fatalf("%s: numpy reads %s %v, want %s [N %d]", npys[i], a.DType, a.Shape, descr, idx.Info.Dim)
 		}
 		vals = append(vals, a.Values...)
 		m := readMetadata(t, metas[i])
@@ -150,17 +153,20 @@ func checkNPYView(t *testing.T, out string) {
 	}
 }
 
-// TestNPYViewReadByNumpy: the --npy view of a dataset export, read with numpy as
-// embedding-reader reads it, is the export (checkNPYView).
+// TestNPYViewReadByNumpy: the --npy view of a dataset export, float32 and float16, read with
+// numpy as embedding-reader reads it, is the export (checkNPYView).
 func TestNPYViewReadByNumpy(t *testing.T) {
 	in, _ := framesDataset(t, 5, 2, 32)
 	spec, tc := tinyTeacher(t)
-	cfg := Defaults()
-	cfg.Input, cfg.Output, cfg.Teacher, cfg.TeacherConfig, cfg.GroupClips, cfg.Threads, cfg.NPY = in, t.TempDir(), spec, tc, 2, 1, true
-	if rep := mustExport(t, cfg); rep.Shards != 3 {
-		t.Fatalf("%d shards, want 3", rep.Shards)
+	for _, dt := range []string{schemas.DTypeFloat32, schemas.DTypeFloat16} {
+		cfg := Defaults()
+		cfg.Input, cfg.Output, cfg.Teacher, cfg.TeacherConfig, cfg.GroupClips, cfg.Threads, cfg.NPY = in, t.TempDir(), spec, tc, 2, 1, true
+		cfg.DType = dt
+		if rep := mustExport(t, cfg); rep.Shards != 3 {
+			t.Fatalf("%s: %d shards, want 3", dt, rep.Shards)
+		}
+		checkNPYView(t, cfg.Output)
 	}
-	checkNPYView(t, cfg.Output)
 }
 
 // TestNPYFloat16ReadByNumpy: a float16 embedding column becomes a <f2 array numpy reads back
