@@ -34,7 +34,8 @@ type Work struct {
 
 // Item is one manifest row on its way to its group's writer.
 type Item struct {
-	Index   int64 // manifest position: orders rows inside a group
+	Index   int64  // manifest position: orders rows inside a group
+	ClipID  string // ItemKept: the row to take from the earlier shard
 	Kind    ItemKind
 	Row     schemas.EmbeddingRow // ItemRow
 	Failure schemas.FailureRow   // ItemFailed
@@ -47,6 +48,7 @@ const (
 	ItemRow       ItemKind = iota + 1 // an embedded clip
 	ItemFailed                        // a failure row
 	ItemCommitted                     // nothing: the group was committed by an earlier run
+	ItemKept                          // a --retry-failed group's ok row, in the earlier run's shard
 )
 
 func groupOf(p Plan, index int64) int64 { return index / int64(p.GroupClips) }
@@ -131,8 +133,8 @@ func (f *dedupeFn) ProcessElement(ctx context.Context, id string, rows func(*man
 }
 
 // EmbedClips decodes and samples each clip as prep does (deadline, failure classes) and runs
-// the model on it, unless its group is committed already; an earlier export's clip that a
-// --retry-failed group keeps is taken from its shard.
+// the model on it, unless its group is committed already or it is an ok row of a group
+// --retry-failed redoes (the group's writer copies those from the earlier shard).
 func EmbedClips(s beam.Scope, p Plan, work beam.PCollection) beam.PCollection {
 	s = s.Scope("EmbedClips")
 	return beam.ParDo(s, &embedClipFn{Plan: p}, work)
@@ -143,14 +145,8 @@ type embedClipFn struct {
 
 	store                                   storage.Store
 	mu                                      sync.Mutex
-	groups                                  map[int64]*clipGroup
+	groups                                  map[int64]groupPlan // a worker's decisions (small: no rows)
 	computed, reused, failed, retried, pads beam.Counter
-}
-
-// clipGroup is a worker's cached decision for one group.
-type clipGroup struct {
-	gp   groupPlan
-	kept map[string]schemas.EmbeddingRow
 }
 
 func (f *embedClipFn) Setup(ctx context.Context) error {
@@ -159,7 +155,7 @@ func (f *embedClipFn) Setup(ctx context.Context) error {
 	f.failed = beam.NewCounter(Namespace, "decode_failed")
 	f.retried = beam.NewCounter(Namespace, "failures_retried")
 	f.pads = beam.NewCounter(Namespace, "frames_padded")
-	f.groups = map[int64]*clipGroup{}
+	f.groups = map[int64]groupPlan{}
 	st, err := storage.OpenStore(ctx, f.Plan.Output)
 	if err != nil {
 		return fmt.Errorf("opening the output %s: %w", f.Plan.Output, err)
@@ -174,42 +170,38 @@ func (f *embedClipFn) Teardown() {
 	}
 }
 
-func (f *embedClipFn) group(ctx context.Context, g int64) (*clipGroup, error) {
+func (f *embedClipFn) group(ctx context.Context, g int64) (groupPlan, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if cg, ok := f.groups[g]; ok {
-		return cg, nil
+	if gp, ok := f.groups[g]; ok {
+		return gp, nil
 	}
 	gp, err := planGroup(ctx, f.store, f.Plan, g)
 	if err != nil {
-		return nil, err
+		return gp, err
 	}
-	kept, err := keptRows(ctx, f.Plan, gp)
-	if err != nil {
-		return nil, err
-	}
-	cg := &clipGroup{gp: gp, kept: kept}
-	f.groups[g] = cg
-	return cg, nil
+	f.groups[g] = gp
+	return gp, nil
 }
 
 func (f *embedClipFn) ProcessElement(ctx context.Context, w Work, item func(int64, Item)) error {
 	g := groupOf(f.Plan, w.Row.Index)
-	cg, err := f.group(ctx, g)
+	gp, err := f.group(ctx, g)
 	if err != nil {
 		return err
 	}
-	if cg.gp.done != nil {
+	if gp.done != nil {
 		f.reused.Inc(ctx, 1)
 		item(g, Item{Index: w.Row.Index, Kind: ItemCommitted})
 		return nil
 	}
-	if r, ok := cg.kept[w.ClipID]; ok {
+	old, retried := gp.retry[w.ClipID]
+	if gp.prev != nil && !retried { // an ok row of the earlier shard: the writer copies it
 		f.reused.Inc(ctx, 1)
-		item(g, Item{Index: w.Row.Index, Kind: ItemRow, Row: r})
+		item(g, Item{Index: w.Row.Index, ClipID: w.ClipID, Kind: ItemKept})
 		return nil
 	}
-	if old, ok := cg.gp.retry[w.ClipID]; ok {
+	if retried {
 		f.retried.Inc(ctx, 1)
 		w.Attempt = old.Attempt + 1
 	}
@@ -292,12 +284,22 @@ func (f *writeGroupFn) ProcessElement(ctx context.Context, g int64, iter func(*I
 		it = Item{}
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].Index < items[j].Index })
+	kept, err := keptRows(ctx, f.Plan, gp)
+	if err != nil {
+		return err
+	}
 	var rows []schemas.EmbeddingRow
 	var fails []schemas.FailureRow
 	for _, it := range items {
 		switch it.Kind {
 		case ItemRow:
 			rows = append(rows, it.Row)
+		case ItemKept:
+			r, ok := kept[it.ClipID]
+			if !ok {
+				return fmt.Errorf("clip %s is neither a row nor a failure of the earlier export's group %d; delete %s and rerun", it.ClipID, g, f.Plan.Output)
+			}
+			rows = append(rows, r)
 		case ItemFailed:
 			fails = append(fails, it.Failure)
 		default:
