@@ -3,10 +3,14 @@ package testenv
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/umt-dev/umt/schemas"
 )
 
 // CorpusEntry is one line of the video corpus's manifest.jsonl (testdata/videos/README.md
@@ -134,4 +138,37 @@ func Corpus(tb testing.TB) (string, []CorpusEntry) {
 		tb.Fatalf("%s/manifest.jsonl has no entries", dir)
 	}
 	return dir, out
+}
+
+// CheckOutcomes checks every corpus entry's outcome in a run over entries (paths under root)
+// plus one malformed manifest row and one duplicate: fails is the run's failures table. Each
+// entry must be ok or fail with a class its truth allows; exactly one manifest and one
+// duplicate failure. It returns how many entries came out ok.
+func CheckOutcomes(tb testing.TB, root string, entries []CorpusEntry, fails []schemas.FailureRow) int64 {
+	tb.Helper()
+	classOf := map[string]string{}
+	extra := map[schemas.FailureClass]int{}
+	for _, f := range fails {
+		if f.ErrorClass == schemas.ClassManifest || f.ErrorClass == schemas.ClassDuplicate {
+			extra[f.ErrorClass]++
+			continue
+		}
+		classOf[fmt.Sprintf("%s|%g|%g", f.URI, f.SpanStartS, f.SpanEndS)] = string(f.ErrorClass)
+	}
+	if extra[schemas.ClassManifest] != 1 || extra[schemas.ClassDuplicate] != 1 {
+		tb.Errorf("manifest/duplicate failures = %v, want one of each", extra)
+	}
+	var ok int64
+	for _, e := range entries {
+		a, b := e.Span()
+		got, failed := classOf[fmt.Sprintf("%s|%g|%g", filepath.Join(root, e.Path), a, b)]
+		if !failed {
+			got = "ok"
+			ok++
+		}
+		if !slices.Contains(e.SampledOutcomes(), got) {
+			tb.Errorf("%s [%g, %g]: outcome %q, want one of %v", e.Path, a, b, got, e.SampledOutcomes())
+		}
+	}
+	return ok
 }

@@ -85,16 +85,8 @@ func runExport(t testing.TB, in, out string, group int) *Report {
 // runConfig prepares and runs cfg and checks that every row was exported.
 func runConfig(t testing.TB, cfg Config) *Report {
 	t.Helper()
-	ctx := context.Background()
-	plan, err := Prepare(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := Run(ctx, plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.Accounted || rep.OK != rep.Rows {
+	rep := mustExport(t, cfg)
+	if rep.OK != rep.Rows {
 		t.Fatalf("report %+v: want every row exported", rep)
 	}
 	return rep

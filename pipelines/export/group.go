@@ -197,3 +197,12 @@ func previousExport(ctx context.Context, p Plan) (*Index, error) {
 	}
 	return idx, nil
 }
+
+// openOutput opens the export root for a DoFn (its Setup; Teardown closes it).
+func openOutput(ctx context.Context, p Plan) (storage.Store, error) {
+	st, err := storage.OpenStore(ctx, p.Output)
+	if err != nil {
+		return nil, fmt.Errorf("opening the output %s: %w", p.Output, err)
+	}
+	return st, nil
+}

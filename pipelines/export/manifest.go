@@ -156,12 +156,9 @@ func (f *embedClipFn) Setup(ctx context.Context) error {
 	f.retried = beam.NewCounter(Namespace, "failures_retried")
 	f.pads = beam.NewCounter(Namespace, "frames_padded")
 	f.groups = map[int64]groupPlan{}
-	st, err := storage.OpenStore(ctx, f.Plan.Output)
-	if err != nil {
-		return fmt.Errorf("opening the output %s: %w", f.Plan.Output, err)
-	}
-	f.store = st
-	return nil
+	var err error
+	f.store, err = openOutput(ctx, f.Plan)
+	return err
 }
 
 func (f *embedClipFn) Teardown() {
@@ -249,12 +246,9 @@ type writeGroupFn struct {
 }
 
 func (f *writeGroupFn) Setup(ctx context.Context) error {
-	st, err := storage.OpenStore(ctx, f.Plan.Output)
-	if err != nil {
-		return fmt.Errorf("opening the output %s: %w", f.Plan.Output, err)
-	}
-	f.store = st
-	return nil
+	var err error
+	f.store, err = openOutput(ctx, f.Plan)
+	return err
 }
 
 func (f *writeGroupFn) Teardown() {

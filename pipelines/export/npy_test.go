@@ -157,11 +157,9 @@ func checkNPYView(t *testing.T, out string) {
 // numpy as embedding-reader reads it, is the export (checkNPYView).
 func TestNPYViewReadByNumpy(t *testing.T) {
 	in, _ := framesDataset(t, 5, 2, 32)
-	spec, tc := tinyTeacher(t)
 	for _, dt := range []string{schemas.DTypeFloat32, schemas.DTypeFloat16} {
-		cfg := Defaults()
-		cfg.Input, cfg.Output, cfg.Teacher, cfg.TeacherConfig, cfg.GroupClips, cfg.Threads, cfg.NPY = in, t.TempDir(), spec, tc, 2, 1, true
-		cfg.DType = dt
+		cfg := teacherConfig(t, in, t.TempDir(), 2)
+		cfg.NPY, cfg.DType = true, dt
 		if rep := mustExport(t, cfg); rep.Shards != 3 {
 			t.Fatalf("%s: %d shards, want 3", dt, rep.Shards)
 		}

@@ -75,12 +75,9 @@ func (f *embedFn) Setup(ctx context.Context) error {
 	f.reused = beam.NewCounter(Namespace, "clips_already_committed")
 	f.failed = beam.NewCounter(Namespace, "read_frames_failed")
 	f.retried = beam.NewCounter(Namespace, "failures_retried")
-	st, err := storage.OpenStore(ctx, f.Plan.Output)
-	if err != nil {
-		return fmt.Errorf("opening the output %s: %w", f.Plan.Output, err)
-	}
-	f.store = st
-	return nil
+	var err error
+	f.store, err = openOutput(ctx, f.Plan)
+	return err
 }
 
 func (f *embedFn) Teardown() {

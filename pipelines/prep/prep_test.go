@@ -119,37 +119,12 @@ func checkOutcomes(t *testing.T, root, out string, entries []truth, rep *Report)
 	if err != nil {
 		t.Fatal(err)
 	}
-	classOf := map[string]string{}
-	extra := map[schemas.FailureClass]int{}
-	for _, f := range fails {
-		if f.ErrorClass == schemas.ClassManifest || f.ErrorClass == schemas.ClassDuplicate {
-			extra[f.ErrorClass]++
-			continue
-		}
-		classOf[spanKey(f.URI, f.SpanStartS, f.SpanEndS)] = string(f.ErrorClass)
-	}
-	if extra[schemas.ClassManifest] != 1 || extra[schemas.ClassDuplicate] != 1 {
-		t.Errorf("manifest/duplicate failures = %v, want one of each", extra)
-	}
-	var ok int64
-	for _, e := range entries {
-		a, b := e.Span()
-		got, failed := classOf[spanKey(filepath.Join(root, e.Path), a, b)]
-		if !failed {
-			got = "ok"
-			ok++
-		}
-		if !slices.Contains(e.SampledOutcomes(), got) {
-			t.Errorf("%s [%g, %g]: outcome %q, want one of %v", e.Path, a, b, got, e.SampledOutcomes())
-		}
-	}
+	ok := testenv.CheckOutcomes(t, root, entries, fails)
 	if rep.Rows != int64(len(entries)+2) || rep.OK != ok || int(rep.Failed) != len(fails) || !rep.Accounted || int64(ds.Len()) != ok {
 		t.Errorf("report rows %d ok %d failed %d, dataset %d rows / %d failures; want rows %d ok %d",
 			rep.Rows, rep.OK, rep.Failed, ds.Len(), len(fails), len(entries)+2, ok)
 	}
 }
-
-func spanKey(uri string, start, end float64) string { return fmt.Sprintf("%s|%g|%g", uri, start, end) }
 
 // checkRowsAgainstTeacher reads every committed row back and compares it with sampling the
 // same video and calling the teacher directly, one clip at a time.
