@@ -277,11 +277,12 @@ func EmbeddingRowsFrom(rec arrow.RecordBatch) (rows []EmbeddingRow, err error) {
 		if f, ok := a.(*array.Float32); ok {
 			return append([]float32{}, f.Float32Values()[lo:hi]...)
 		}
-		out := make([]float32, 0, hi-lo)
+		// Through the bits: arrow's float16.Num.Float32 flushes subnormals to garbage.
+		bits := make([]uint16, 0, hi-lo)
 		for _, h := range a.(*array.Float16).Values()[lo:hi] {
-			out = append(out, h.Float32())
+			bits = append(bits, h.Uint16())
 		}
-		return out
+		return Float32s(make([]float32, 0, hi-lo), bits)
 	}
 	fixed := func(col, i, n int) []float32 {
 		l := rec.Column(col).(*array.FixedSizeList)

@@ -447,7 +447,7 @@ func TestEmbeddingRoundTrip(t *testing.T) {
 		{ClipID: "a", SourceURI: "u", SpanStartS: 0, SpanEndS: 1, Embedding: []float32{1, 0, 0},
 			FrameEmbeddings: []float32{1, 0, 0, 0.1, 0.2, 0.3}},
 		{ClipID: "b", SourceURI: "v", Caption: "a cat", SpanStartS: 2, SpanEndS: 3, Embedding: []float32{0, 0.6, 0.8},
-			FrameEmbeddings: []float32{0, 0.6, 0.8, 1.0 / 3, -2, 65519}, TextEmbedding: []float32{0.5, 0.25, 1e-8, 3, 2, 1}},
+			FrameEmbeddings: []float32{0, 0.6, 0.8, 1.0 / 3, -5.716e-05, 65519}, TextEmbedding: []float32{0.5, -5.716e-05, 1e-8, 3e-7, 2, 1}},
 	}
 	for _, tc := range []struct {
 		name string

@@ -135,20 +135,10 @@ func (r retrievalResult) table(w io.Writer) {
 
 // checkRetrievalData refuses a dataset the checkpoint cannot read, naming the fix.
 func checkRetrievalData(m multimodal.Config, p schemas.Provenance, name string) error {
-	v := m.Vision
-	switch {
-	case p.Text == nil:
+	if p.Text == nil {
 		return fmt.Errorf("%s stores no caption tokens; prepare it with the text encoder's vocabulary: umt prep --tokenizer hf:bert-base-uncased", name)
-	case p.Text.VocabSize != m.Text.Vocab:
-		return fmt.Errorf("%s was tokenized with %s (%d ids), the checkpoint's text encoder has %d: prepare it again with the encoder's vocabulary: umt prep --tokenizer <its vocab.txt or hf:name>", name, p.Text.Tokenizer, p.Text.VocabSize, m.Text.Vocab)
-	case p.Text.MaxLen > m.Text.MaxPosition:
-		return fmt.Errorf("%s stores captions of %d ids, the checkpoint's text encoder has %d positions: umt prep --max-text-len %d", name, p.Text.MaxLen, m.Text.MaxPosition, m.Text.MaxPosition)
-	case p.Frames != v.Frames && p.Frames != 1:
-		return fmt.Errorf("%s has %d frames per clip, the checkpoint's encoder takes %d: umt prep --frames %d", name, p.Frames, v.Frames, v.Frames)
-	case p.Size != v.ImgSize:
-		return fmt.Errorf("%s has %d px frames, the checkpoint's encoder takes %d: umt prep --size %d", name, p.Size, v.ImgSize, v.ImgSize)
 	}
-	return nil
+	return m.CheckData(multimodal.DataShape{Frames: p.Frames, Size: p.Size, Tokenizer: p.Text.Tokenizer, Vocab: p.Text.VocabSize, MaxLen: p.Text.MaxLen}, name)
 }
 
 // retrievalInputs are the encoded gallery and queries with the ground truth.

@@ -38,13 +38,29 @@ index.json written last. --input is either
     class; ok + failed = manifest rows is checked before index.json is written.
 
 Each row carries the clip id prep derives from URI, span and sampling, the source URI, the span
-and the caption; "embedding" is a non-nullable fixed_size_list<float32 or float16 (--dtype)>[E]. The file metadata
-names the model, its weights' sha256, the preprocessing, the normalisation, the dtype and the
-dimension (docs/EXPORT.md).
+and the caption, then the vectors (docs/EXPORT.md):
+  embedding         fixed_size_list<dtype>[E]    one vector per clip
+  frame_embeddings  fixed_size_list<dtype>[P·E]  P per-frame vectors, frame-major (reshape(P, E))
+  text_embedding    list<dtype>, C·E, nullable   stage2 on captioned datasets: one per caption
+The file metadata names the model, its weights' sha256, the preprocessing, the normalisation,
+the dtype (--dtype float32, or float16: each value rounded to nearest even) and E.
 
---model teacher: the CLIP teacher's image embedding of every frame (last block's CLS through
-ln_post and the projection, L2-normalised, as CLIP's encode_image and clip-retrieval), averaged
-over the clip's frames and L2-normalised again.
+--model teacher (--teacher): the CLIP teacher's image embedding of every frame (last block's
+CLS through ln_post and the projection, L2-normalised, as CLIP's encode_image and
+clip-retrieval) is frame_embeddings; embedding is their mean, L2-normalised again.
+
+--model student (--weights, a 'umt train stage1' checkpoint): the student's forward on every
+token of the clip (no mask); embedding is the L2-normalised mean of its final-norm tokens
+norm(x_L) over the clip, frame_embeddings the same over each frame's tokens. E is the
+student's width. The clips must have the student's frames and size.
+
+--model stage2 (--weights, a 'umt train stage2' checkpoint): the zero-shot retrieval path
+(as 'umt eval retrieval'): the clip unmasked with keep_temporal, frame_embeddings is each
+frame's vision_proj(pool_norm(frame mean)) L2-normalised, embedding their mean (not
+renormalised, so embedding · text_embedding is the ITC score); text_embedding is each
+caption's text_proj([CLS]) L2-normalised, from a dataset's caption tokens (umt prep
+--tokenizer; without them, as from a manifest, there is no text_embedding column). E is the
+checkpoint's embed_dim.
 
 --npy also writes the layout embedding-reader and autofaiss read: emb/<shard>.npy ([N, E],
 <f4, or <f2 for float16) and metadata/<shard>.parquet (the same N rows' ids, URIs, spans and
@@ -67,13 +83,18 @@ Examples:
       --deadline 1m --retry-failed --json
   umt export --input /tmp/ds --output /tmp/emb \
       --teacher testdata/refdata/umt/teacher_tiny_openai.safetensors --heads 4 --teacher-resolution 64
+  umt export --input /data/k400-umt --output /data/k400-student --model student \
+      --weights out/stage1/checkpoints --dtype float16
+  umt export --input /data/msrvtt-1k --output /data/msrvtt-emb --model stage2 \
+      --weights out/s2/checkpoints/step-00010000 --device cuda
   python3 -c "import numpy as np, glob; print(np.load(sorted(glob.glob('/data/k400-emb/emb/*.npy'))[0]).shape)"`,
 		Flags: func(fs *flag.FlagSet) {
 			c := &exportFlags.cfg
 			*c = export.Defaults()
 			fs.StringVar(&c.Input, "input", "", "what to embed: a umt dataset (directory or gs:// prefix) or a manifest (.json, .jsonl, .csv, .parquet; local, gs:// or https://) (required)")
 			fs.StringVar(&c.Output, "output", "", "export root: a local directory or gs://bucket/prefix (required)")
-			fs.StringVar(&c.Model, "model", c.Model, "what embeds the clips: teacher (the CLIP teacher's pooled image embedding)")
+			fs.StringVar(&c.Model, "model", c.Model, "what embeds the clips: teacher (the CLIP teacher, --teacher), student (a stage-1 checkpoint, --weights) or stage2 (a stage-2 checkpoint, --weights)")
+			fs.StringVar(&c.Weights, "weights", "", "checkpoint for --model student or stage2: a 'umt train' checkpoints/ directory (follows 'latest') or one step-N/ directory")
 			fs.StringVar(&c.Teacher, "teacher", "", "teacher weights: a safetensors file, a Hugging Face model directory, or hf:NAME (--model teacher)")
 			fs.StringVar(&c.TeacherConfigFile, "teacher-config", "", "config for a teacher weights file: HF config.json or clip.Config JSON")
 			fs.IntVar(&c.TeacherConfig.Resolution, "teacher-resolution", 0, "input size the teacher runs at (default 14*patch; 64 for the tiny demo teacher)")

@@ -1,16 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/umt-dev/umt/internal/testenv"
+	"github.com/umt-dev/umt/kernels"
+	"github.com/umt-dev/umt/models/vit"
 	"github.com/umt-dev/umt/pipelines/export"
 	"github.com/umt-dev/umt/schemas"
+	"github.com/umt-dev/umt/training/ckpt"
 	"github.com/umt-dev/umt/transforms/index"
+	"github.com/umt-dev/umt/transforms/shard"
 )
 
 // TestExportCommand: umt export over a frames dataset writes one embedding per clip, reports
@@ -104,5 +110,87 @@ func TestExportManifestCommand(t *testing.T) {
 	})
 	if code := code2; code == 0 || !strings.Contains(msg, "neither a committed umt dataset") {
 		t.Errorf("a non-manifest --input that is no dataset: exit %d, %q; want an error naming both kinds", code, msg)
+	}
+}
+
+// TestExportStudentOfTrainedCheckpoint: umt export --model student over the checkpoint that
+// umt train stage1 wrote gives, for every clip, the L2-normalised mean of the final-norm
+// tokens of the trainer's model (loaded by the trainer's own ckpt.Load) on the clip's frames,
+// bit for bit, and --dtype float16 the same values rounded.
+func TestExportStudentOfTrainedCheckpoint(t *testing.T) {
+	data := writeTinyDataset(t, 4)
+	run := t.TempDir()
+	if code, log := capture(t, "train", "stage1", "--data", data, "--config", "tiny", "--device", "cpu", "--out", run, "--max-steps", "1"); code != 0 {
+		t.Fatalf("train: exit %d:\n%s", code, log)
+	}
+	weights := filepath.Join(run, "checkpoints")
+	emb := t.TempDir()
+	if code, out := capture(t, "export", "--input", data, "--output", emb, "--model", "student", "--weights", weights, "--threads", "1", "--device", "cpu"); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, out)
+	}
+	_, got, err := export.ReadEmbeddings(context.Background(), emb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := ckpt.Load(weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := kernels.Open("cpu", kernels.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	be, err := dev.Trainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ck.State.Model
+	m, err := vit.New(be, c, ck.Weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	d, err := shard.Open(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if len(got) != d.Len() {
+		t.Fatalf("%d exported rows of %d", len(got), d.Len())
+	}
+	for i := range got {
+		r, err := d.Row(context.Background(), i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b vit.Batch
+		b.AppendUnmasked(c, r.Frames)
+		if err := m.Forward(b, false, 0); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := m.FinalTokens()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := export.MeanL2(tok, c.Slices()*c.HW(), c.Dim); got[i].ClipID != r.ClipID || !slices.Equal(got[i].Embedding, want) {
+			t.Errorf("row %d (%s): exported %v, the trainer's model gives %v", i, got[i].ClipID, got[i].Embedding, want)
+		}
+	}
+	half := t.TempDir()
+	if code, out := capture(t, "export", "--input", data, "--output", half, "--model", "student", "--weights", weights, "--threads", "1", "--dtype", "float16"); code != 0 {
+		t.Fatalf("export --dtype float16: exit %d: %s", code, out)
+	}
+	_, h, err := export.ReadEmbeddings(context.Background(), half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range h {
+		if want := schemas.Float32s(nil, schemas.F16Bits(nil, got[i].FrameEmbeddings)); !slices.Equal(h[i].FrameEmbeddings, want) {
+			t.Errorf("row %d: float16 frame embeddings are not the float32 ones rounded:\n%v\n%v\n%v", i, h[i].FrameEmbeddings, want, got[i].FrameEmbeddings)
+		}
+	}
+	if code, _ := capture(t, "export", "--input", data, "--output", t.TempDir(), "--model", "student"); code != 2 {
+		t.Errorf("--model student without --weights: exit %d, want 2 (usage)", code)
 	}
 }

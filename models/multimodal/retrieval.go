@@ -10,24 +10,57 @@ import (
 	"github.com/umt-dev/umt/models/bert"
 )
 
+// unit is F.normalize of one vector, in float64.
+func unit(x []float32) []float64 {
+	var s float64
+	for _, a := range x {
+		s += float64(a) * float64(a)
+	}
+	n := math.Max(math.Sqrt(s), 1e-12) // F.normalize
+	out := make([]float64, len(x))
+	for i, a := range x {
+		out[i] = float64(a) / n
+	}
+	return out
+}
+
+// UnitRows is F.normalize of each of the rows of x [rows, E], as get_sim normalises the
+// projections, rounded to float32.
+func UnitRows(x []float32, E int) []float32 {
+	out := make([]float32, 0, len(x))
+	for r := 0; r+E <= len(x); r += E {
+		for _, v := range unit(x[r : r+E]) {
+			out = append(out, float32(v))
+		}
+	}
+	return out
+}
+
+// VideoEmbedding is a video's contrastive vector from its P per-frame projections [P, E]
+// (EmbedVision's Proj with keep_temporal): the frames F.normalize'd ([P, E]) and their mean
+// ([E], not renormalised), so that its dot product with a unit text projection is the video's
+// ITCScores entry, the mean over frames of the per-frame cosine.
+func VideoEmbedding(proj []float32, P, E int) (frames, video []float32) {
+	acc := make([]float64, E)
+	for l := 0; l < P; l++ {
+		for e, v := range unit(proj[l*E : (l+1)*E]) {
+			acc[e] += v / float64(P)
+			frames = append(frames, float32(v))
+		}
+	}
+	video = make([]float32, E)
+	for e, v := range acc {
+		video[e] = float32(v)
+	}
+	return frames, video
+}
+
 // ITCScores is the retrieval evaluation's contrastive score matrix i2t [Nv, Nt]
 // (retrieval_utils.py with get_sim at temp 1): the mean over a video's P per-frame projections
 // of their cosine with each text projection. t2i is its transpose.
 func ITCScores(v []float32, Nv, P int, t []float32, Nt, E int) ([]float64, error) {
 	if Nv <= 0 || P <= 0 || Nt <= 0 || E <= 0 || len(v) != Nv*P*E || len(t) != Nt*E {
 		return nil, fmt.Errorf("multimodal: ITC scores need vision [Nv, P, E] = %d and text [Nt, E] = %d values (got %d, %d)", Nv*P*E, Nt*E, len(v), len(t))
-	}
-	unit := func(x []float32) []float64 {
-		var s float64
-		for _, a := range x {
-			s += float64(a) * float64(a)
-		}
-		n := math.Max(math.Sqrt(s), 1e-12) // F.normalize
-		out := make([]float64, len(x))
-		for i, a := range x {
-			out[i] = float64(a) / n
-		}
-		return out
 	}
 	tn := make([][]float64, Nt)
 	for j := range tn {

@@ -76,6 +76,23 @@ func (m *Model) Pooled() kernels.Buf {
 	return m.ws.pooled
 }
 
+// FinalTokens downloads the last forward's final-norm tokens norm(x_L) [B·nv, D]: in stage 2
+// vision_embeds; in stage 1 the shared norm of the last returned block, which is always the
+// last block (models.ReturnedBlocks counts from it), so the student's own forward computes it.
+func (m *Model) FinalTokens() ([]float32, error) {
+	w := m.ws
+	if w == nil {
+		return nil, fmt.Errorf("vit: no forward pass has run")
+	}
+	src := w.xvis
+	if !m.Cfg.Stage2 {
+		K, D := m.Cfg.ReturnLayers, m.Cfg.Dim
+		src = w.nrm.View((K-1)*w.M*D, w.M*D)
+	}
+	out := make([]float32, src.Len())
+	return out, m.be.Download(out, src)
+}
+
 // XClip downloads the last forward's head outputs before any L2 [K, B, nv, ClipDim]: the
 // stage-2 x_clip (in stage 1 the decoders normalise these to Outputs).
 func (m *Model) XClip() ([]float32, error) {

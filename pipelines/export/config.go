@@ -23,6 +23,8 @@ import (
 // Models the export runs.
 const (
 	ModelTeacher = "teacher" // the CLIP teacher's pooled image embedding, mean over frames
+	ModelStudent = "student" // a stage-1 student checkpoint: mean-pooled final-norm tokens
+	ModelStage2  = "stage2"  // a stage-2 checkpoint: vision_proj per frame and pooled, text_proj per caption
 )
 
 // IndexName is the export's index, written last.
@@ -44,7 +46,7 @@ const (
 type Config struct {
 	Input  string // a committed umt dataset, or a manifest (local, gs:// or https://)
 	Output string // the export root (local or gs://)
-	Model  string // ModelTeacher
+	Model  string // ModelTeacher, ModelStudent or ModelStage2
 
 	// Manifest input, read and sampled as `umt prep` does (the same flags).
 	ManifestFormat string         // --format; "" = from the name (a name that is no manifest's is a dataset)
@@ -59,6 +61,8 @@ type Config struct {
 	Teacher           string      // --teacher: safetensors file, HF model directory or hf:NAME
 	TeacherConfigFile string      // --teacher-config
 	TeacherConfig     clip.Config // shape overrides (zero: from the weights)
+
+	Weights string // --weights: a umt train stage1/stage2 checkpoint root (follows latest) or step directory
 
 	DType      string // element type of the embedding columns: schemas.DTypeFloat32 or DTypeFloat16
 	Device     string // kernels.Open spec; "" is the CPU
@@ -145,8 +149,15 @@ func (c Config) Validate() error {
 		if c.Teacher == "" {
 			return errors.New("--model=teacher needs --teacher (hf:openai/clip-vit-base-patch16, a model directory or a safetensors file)")
 		}
+	case ModelStudent, ModelStage2:
+		if c.Weights == "" {
+			return fmt.Errorf("--model=%s needs --weights (a 'umt train %s' checkpoints/ directory or one step-N/ directory)", c.Model, map[string]string{ModelStudent: "stage1", ModelStage2: "stage2"}[c.Model])
+		}
+		if strings.Contains(c.Weights, "://") {
+			return fmt.Errorf("--weights=%s: the export reads checkpoints from local disk; copy it locally first", c.Weights)
+		}
 	default:
-		return fmt.Errorf("--model=%q: want %q", c.Model, ModelTeacher)
+		return fmt.Errorf("--model=%q: want --model=%s, --model=%s or --model=%s", c.Model, ModelTeacher, ModelStudent, ModelStage2)
 	}
 	return nil
 }
@@ -161,6 +172,8 @@ type Plan struct {
 	InputSHA string // sha256 of the input's index.json, or of the manifest: what the export is of
 	Key      string // sha256 over Info, InputSHA, GroupClips (and a manifest's reading and sampling): in every shard name
 	Source   string // SourceDataset or SourceManifest
+	// CaptionLen is L of the input's caption tokens (0: the input stores none).
+	CaptionLen int
 	// Prev is the export an earlier run of the same Key committed at Output (nil if none):
 	// its groups are reused, or with RetryFailed redone where they hold failures.
 	Prev *Index
@@ -172,7 +185,7 @@ func Prepare(ctx context.Context, cfg Config) (Plan, error) {
 	if err := cfg.Validate(); err != nil {
 		return Plan{}, err
 	}
-	for _, p := range []*string{&cfg.Input, &cfg.Output, &cfg.Teacher, &cfg.TeacherConfigFile} {
+	for _, p := range []*string{&cfg.Input, &cfg.Output, &cfg.Teacher, &cfg.TeacherConfigFile, &cfg.Weights} {
 		if *p != "" && !strings.Contains(*p, "://") && !strings.HasPrefix(*p, "hf:") {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -214,13 +227,16 @@ func Prepare(ctx context.Context, cfg Config) (Plan, error) {
 		}
 		prov = ds.Provenance()
 		plan = Plan{Config: cfg, Source: SourceDataset, Rows: ds.Index().Rows, Frames: prov.Frames, Size: prov.Size}
+		if prov.Text != nil {
+			plan.CaptionLen = prov.Text.MaxLen
+		}
 		ds.Close()
 		if plan.InputSHA, err = storage.FileSHA256(ctx, storage.Join(cfg.Input, shard.IndexName)); err != nil {
 			return Plan{}, fmt.Errorf("--input=%s: %w", cfg.Input, err)
 		}
 		keyed = plan.GroupClips
 	}
-	if err := prepareTeacher(ctx, &plan, prov); err != nil {
+	if err := prepareModel(ctx, &plan, prov); err != nil {
 		return Plan{}, err
 	}
 	plan.Info.DType = cfg.DType

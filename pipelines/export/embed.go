@@ -8,6 +8,8 @@ import (
 
 	"github.com/umt-dev/umt/kernels"
 	"github.com/umt-dev/umt/models/clip"
+	"github.com/umt-dev/umt/models/multimodal"
+	"github.com/umt-dev/umt/models/vit"
 	"github.com/umt-dev/umt/schemas"
 )
 
@@ -73,6 +75,126 @@ func (e *teacherEmbedder) Close() error {
 	return err
 }
 
+// trainerDevice opens p's device with the training kernels the student models run on.
+func trainerDevice(p Plan) (*kernels.Device, kernels.Trainer, error) {
+	dev, err := kernels.Open(p.Device, kernels.Options{Threads: p.Threads})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--device=%s: %w", p.Device, err)
+	}
+	be, err := dev.Trainer()
+	if err != nil {
+		dev.Close()
+		return nil, nil, fmt.Errorf("--device=%s: %w", p.Device, err)
+	}
+	return dev, be, nil
+}
+
+// studentEmbedder is a stage-1 student: its own forward on every token of the clip (no mask,
+// no drop path), then the L2-normalised mean of the final-norm tokens over each time slice
+// (frame_embeddings) and over the clip (embedding).
+type studentEmbedder struct {
+	m   *vit.Model
+	dev *kernels.Device
+}
+
+func newStudentEmbedder(p Plan) (*studentEmbedder, error) {
+	ck, err := vit.LoadCheckpoint(p.Weights)
+	if err != nil {
+		return nil, fmt.Errorf("--weights=%s: %w", p.Weights, err)
+	}
+	dev, be, err := trainerDevice(p)
+	if err != nil {
+		return nil, err
+	}
+	m, err := vit.New(be, ck.Cfg, ck.Params)
+	if err != nil {
+		dev.Close()
+		return nil, err
+	}
+	return &studentEmbedder{m: m, dev: dev}, nil
+}
+
+func (e *studentEmbedder) Embed(row schemas.ClipRow) (schemas.EmbeddingRow, error) {
+	c := e.m.Cfg
+	var b vit.Batch
+	b.AppendUnmasked(c, row.Frames)
+	if err := e.m.Forward(b, false, 0); err != nil {
+		return schemas.EmbeddingRow{}, fmt.Errorf("clip %s: %w", row.ClipID, err)
+	}
+	tok, err := e.m.FinalTokens()
+	if err != nil {
+		return schemas.EmbeddingRow{}, fmt.Errorf("clip %s: %w", row.ClipID, err)
+	}
+	out := identity(row)
+	n := c.HW() * c.Dim
+	for s := 0; s < c.Slices(); s++ {
+		out.FrameEmbeddings = append(out.FrameEmbeddings, MeanL2(tok[s*n:(s+1)*n], c.HW(), c.Dim)...)
+	}
+	out.Embedding = MeanL2(tok, c.Slices()*c.HW(), c.Dim)
+	return out, nil
+}
+
+func (e *studentEmbedder) Close() error {
+	e.m.Close()
+	return e.dev.Close()
+}
+
+// stage2Embedder is a stage-2 checkpoint on the retrieval evaluation's path: the clip unmasked
+// with keep_temporal, each frame's vision_proj (multimodal.EmbedVision), and each caption's
+// text_proj (EmbedText), normalised as get_sim does (multimodal.VideoEmbedding, UnitRows).
+type stage2Embedder struct {
+	m    *multimodal.Model
+	dev  *kernels.Device
+	T, L int  // the input's frames per clip and caption length
+	text bool // the export has a text_embedding column
+}
+
+func newStage2Embedder(p Plan) (*stage2Embedder, error) {
+	ck, err := multimodal.LoadCheckpoint(p.Weights)
+	if err != nil {
+		return nil, fmt.Errorf("--weights=%s: %w", p.Weights, err)
+	}
+	dev, be, err := trainerDevice(p)
+	if err != nil {
+		return nil, err
+	}
+	m, err := multimodal.New(be, ck.Cfg, ck.Flat)
+	if err != nil {
+		dev.Close()
+		return nil, err
+	}
+	return &stage2Embedder{m: m, dev: dev, T: p.Frames, L: p.CaptionLen, text: p.Info.Text}, nil
+}
+
+func (e *stage2Embedder) Embed(row schemas.ClipRow) (schemas.EmbeddingRow, error) {
+	E := e.m.Cfg.EmbedDim
+	b := vit.Batch{Frames: e.T, KeepTemporal: true}
+	b.AppendUnmasked(e.m.Cfg.Vision, row.Frames)
+	v, err := e.m.EmbedVision(b)
+	if err != nil {
+		return schemas.EmbeddingRow{}, fmt.Errorf("clip %s: %w", row.ClipID, err)
+	}
+	out := identity(row)
+	out.FrameEmbeddings, out.Embedding = multimodal.VideoEmbedding(v.Proj, len(v.Proj)/E, E)
+	if C := len(row.CaptionIDs) / max(e.L, 1); e.text && C > 0 {
+		mask := make([]int32, len(row.CaptionMask))
+		for i, m := range row.CaptionMask {
+			mask[i] = int32(m)
+		}
+		t, err := e.m.EmbedText(row.CaptionIDs, mask, C, e.L)
+		if err != nil {
+			return schemas.EmbeddingRow{}, fmt.Errorf("clip %s captions: %w", row.ClipID, err)
+		}
+		out.TextEmbedding = multimodal.UnitRows(t.Proj, E)
+	}
+	return out, nil
+}
+
+func (e *stage2Embedder) Close() error {
+	e.m.Close()
+	return e.dev.Close()
+}
+
 // MeanL2 returns the L2-normalised mean of n rows of dim values (accumulated in float64).
 func MeanL2(rows []float32, n, dim int) []float32 {
 	acc := make([]float64, dim)
@@ -109,6 +231,12 @@ func getEmbedder(ctx context.Context, p Plan) (embedder, error) {
 		return e, nil
 	}
 	pool.mu.Unlock()
+	switch p.Model {
+	case ModelStudent:
+		return newStudentEmbedder(p)
+	case ModelStage2:
+		return newStage2Embedder(p)
+	}
 	return newTeacherEmbedder(ctx, p)
 }
 

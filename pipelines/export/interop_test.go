@@ -34,9 +34,10 @@ type jsParquet struct {
 }
 
 // TestParquetReadByHyparquet: an independent Parquet reader (hyparquet under Node.js, installed
-// by scripts/setup.d/shard.sh) reads every shard of a float32 and a float16 export: its rows,
-// ids, spans, captions, embedding and frame_embeddings as required repeated FLOAT (or FLOAT16)
-// leaves with values equal to ours, and the metadata.
+// by scripts/setup.d/shard.sh) reads every shard of float32 and float16 teacher exports and a
+// float16 stage-2 export: its rows, ids, spans, captions, embedding, frame_embeddings and
+// text_embedding (null for clips without captions) as required FLOAT (or FLOAT16) leaves with
+// values equal to ours, and the metadata.
 func TestParquetReadByHyparquet(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -52,6 +53,15 @@ func TestParquetReadByHyparquet(t *testing.T) {
 			checkHyparquet(t, node, out)
 		})
 	}
+	t.Run("stage2 float16", func(t *testing.T) {
+		in, _ := captionedDataset(t, 4, 2, 32, 6)
+		ckpt, _ := stage2Checkpoint(t)
+		out := t.TempDir()
+		cfg := modelConfig(in, out, ModelStage2, ckpt)
+		cfg.DType = schemas.DTypeFloat16
+		runConfig(t, cfg)
+		checkHyparquet(t, node, out)
+	})
 }
 
 // checkHyparquet reads every shard of the export at out with hyparquet and compares it with
@@ -90,7 +100,11 @@ func checkHyparquet(t *testing.T, node, out string) {
 				leaves++
 			}
 		}
-		if want := 1 + min(idx.Info.Frames, 1); leaves != want {
+		want := 1 + min(idx.Info.Frames, 1)
+		if idx.Info.Text {
+			want++
+		}
+		if leaves != want {
 			t.Errorf("%s: %d required %s element leaves in %+v, want %d", sh.Name, leaves, idx.DType, js.Schema, want)
 		}
 		for k, v := range meta {
