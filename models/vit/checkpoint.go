@@ -32,7 +32,7 @@ func LoadCheckpoint(path string) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("vit: %s/%s has no student config under \"model\" (%v)", ck.Dir, weights.CheckpointState, err)
 	}
 	if err := st.Model.Validate(); err != nil {
-		return Checkpoint{}, fmt.Errorf("vit: %s/%s: %w", ck.Dir, weights.CheckpointState, err)
+		return Checkpoint{}, fmt.Errorf("vit: %s/%s: %w; is it a stage-1 (umt train stage1) checkpoint?", ck.Dir, weights.CheckpointState, err)
 	}
 	p, err := ParamsFromState(*st.Model, ck.Model.Tensors)
 	if err != nil {

@@ -22,6 +22,15 @@ func prepareModel(ctx context.Context, plan *Plan, prov schemas.Provenance) erro
 	return prepareTeacher(ctx, plan, prov)
 }
 
+// fixCommand is whose --frames and --size change the input's clips: the export's own for a
+// manifest, prep's for a dataset.
+func fixCommand(plan *Plan) string {
+	if plan.Source == SourceManifest {
+		return "umt export"
+	}
+	return "umt prep"
+}
+
 // studentPreprocessing says how the student's input is made from the stored frames.
 func studentPreprocessing(prov schemas.Provenance, c vit.Config) string {
 	return fmt.Sprintf("frames=%d size=%d sampler=%s; x/255 normalised with ImageNet mean=%v std=%v; %d×%d patches of %d px, every token (no mask)",
@@ -40,7 +49,7 @@ func prepareStudent(plan *Plan, prov schemas.Provenance) error {
 		return fmt.Errorf("--weights=%s holds a stage-2 vision encoder; use --model=%s", plan.Weights, ModelStage2)
 	}
 	if prov.Frames != c.Frames || prov.Size != c.ImgSize {
-		return fmt.Errorf("--input=%s has %d frames of %d px per clip, the student takes %d of %d: umt prep --frames %d --size %d", plan.Input, prov.Frames, prov.Size, c.Frames, c.ImgSize, c.Frames, c.ImgSize)
+		return fmt.Errorf("--input=%s gives %d frames of %d px per clip, the student takes %d of %d: %s --frames %d --size %d", plan.Input, prov.Frames, prov.Size, c.Frames, c.ImgSize, fixCommand(plan), c.Frames, c.ImgSize)
 	}
 	plan.Info = schemas.EmbeddingInfo{
 		Model: "umt-stage1:" + filepath.Base(ck.Dir), ModelSHA256: ck.ModelSHA256, Space: "video",
@@ -60,7 +69,7 @@ func prepareStage2(plan *Plan, prov schemas.Provenance) error {
 	if err != nil {
 		return fmt.Errorf("--weights=%s: %w", plan.Weights, err)
 	}
-	d := multimodal.DataShape{Frames: prov.Frames, Size: prov.Size}
+	d := multimodal.DataShape{Frames: prov.Frames, Size: prov.Size, Command: fixCommand(plan)}
 	if prov.Text != nil {
 		d.Tokenizer, d.Vocab, d.MaxLen = prov.Text.Tokenizer, prov.Text.VocabSize, prov.Text.MaxLen
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/umt-dev/umt/kernels"
@@ -295,5 +296,26 @@ func TestStage2ExportEqualsRetrievalPath(t *testing.T) {
 	}
 	if !slices.ContainsFunc(got, func(r schemas.EmbeddingRow) bool { return r.TextEmbedding == nil }) {
 		t.Log("no clip without captions in the test dataset")
+	}
+}
+
+// TestModelMismatchNamesTheFix: a dataset whose clips the checkpoint cannot take is refused
+// before anything runs, with the prep setting that fixes it; --weights is required.
+func TestModelMismatchNamesTheFix(t *testing.T) {
+	in, _ := framesDataset(t, 1, 2, 16)
+	student, _ := studentCheckpoint(t)
+	s2, _ := stage2Checkpoint(t)
+	for _, c := range []struct {
+		model, weights, want string
+	}{
+		{ModelStudent, student, "umt prep --frames 2 --size 32"},
+		{ModelStage2, s2, "umt prep --size 32"},
+		{ModelStage2, "", "--model=stage2 needs --weights"},
+		{ModelStudent, s2, "stage-1 (umt train stage1) checkpoint"},
+	} {
+		_, err := Prepare(context.Background(), modelConfig(in, t.TempDir(), c.model, c.weights))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("--model=%s --weights=%s: %v, want an error saying %q", c.model, c.weights, err, c.want)
+		}
 	}
 }
