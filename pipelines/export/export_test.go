@@ -180,17 +180,35 @@ func TestExportEqualsTeacherForward(t *testing.T) {
 // same bytes as an uninterrupted run.
 func TestResumeEqualsUninterrupted(t *testing.T) {
 	in, _ := framesDataset(t, 5, 2, 32)
+	t.Run("teacher", func(t *testing.T) {
+		checkResume(t, func(out string) Config { return teacherConfig(t, in, out, 2) })
+	})
+	// Every column kind (frame and nullable text embeddings) in float16.
+	captioned, _ := captionedDataset(t, 5, 2, 32, 6)
+	ckpt, _ := stage2Checkpoint(t)
+	t.Run("stage2 float16", func(t *testing.T) {
+		checkResume(t, func(out string) Config {
+			cfg := modelConfig(captioned, out, ModelStage2, ckpt)
+			cfg.DType = schemas.DTypeFloat16
+			return cfg
+		})
+	})
+}
+
+// checkResume runs the export cfgFor(out) of 5 rows in shards of 2 cleanly and again with one
+// shard and the index removed, and compares the bytes.
+func checkResume(t *testing.T, cfgFor func(out string) Config) {
 	clean := t.TempDir()
-	runExport(t, in, clean, 2)
+	runConfig(t, cfgFor(clean))
 	killed := t.TempDir()
-	runExport(t, in, killed, 2)
+	runConfig(t, cfgFor(killed))
 	idx, err := ReadIndex(context.Background(), killed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(filepath.Join(killed, IndexName))
 	os.Remove(filepath.Join(killed, idx.Shards[1].Name))
-	rep := runExport(t, in, killed, 2)
+	rep := runConfig(t, cfgFor(killed))
 	if rep.Committed != 3 || rep.Computed != 2 {
 		t.Errorf("resumed run: %d reused, %d computed; want 3 and 2", rep.Committed, rep.Computed)
 	}
