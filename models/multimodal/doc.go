@@ -8,8 +8,9 @@
 // (both sides L2-normalised inside the loss); text mode on the captions; VTC on the projected
 // pooled vision and text CLS vectors (idx positives, row-normalised); VTM on the fusion of
 // [t; t; t_neg] × [v; v_neg; v] with one hard negative per row drawn from the similarity
-// (models/umt.HardNegatives); MLM on masked captions (models/umt.MaskMLM) through text mode,
-// fusion with the visible vision tokens and the tied head. The total is
+// within each rank's group of the batch (models/umt.Draws.HardNegatives); MLM on masked
+// captions (models/umt.MaskMLM) through text mode, fusion with the visible vision tokens and
+// the tied head. The total is
 // ((uta + vtc) + vtm) + mlm; backward fills every parameter's gradient in the three parts'
 // flat buffers (vision, text, heads). Randomness comes from umt.NewDraws in production and
 // from replayed reference draws in tests.

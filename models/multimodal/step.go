@@ -128,8 +128,8 @@ func (st *step) check() error {
 	if st.b.Vision.KeepTemporal {
 		return fmt.Errorf("multimodal: training pools over all visible tokens (keep_temporal is forced off under a mask)")
 	}
-	if len(st.d.ExpT2V) != B*B || len(st.d.ExpV2T) != B*B {
-		return fmt.Errorf("multimodal: VTM noise of %d and %d values, want B·B = %d", len(st.d.ExpT2V), len(st.d.ExpV2T), B*B)
+	if _, err := st.d.VTMGroup(B); err != nil {
+		return fmt.Errorf("multimodal: %w", err)
 	}
 	return nil
 }
@@ -227,8 +227,9 @@ func (st *step) vtc() error {
 	models.LinearGrad(m.be, dCLS, st.s.up(narrow(r.DT)), st.cls, m.hw(hx.tpW), m.hg(hx.tpW), m.hg(hx.tpB), B, H, E)
 	m.be.ScatterAddRows(st.dText, dCLS, st.clsIdx, H)
 	m.be.Add(m.hg(hx.temp), m.hg(hx.temp), st.s.up([]float32{float32(r.DTemp)}))
-	// VTM draws its negatives from the same similarity (recomputed under no_grad upstream).
-	neg, err := umt.HardNegatives(r.Sim, st.b.Idx, B, st.d.ExpT2V, st.d.ExpV2T)
+	// VTM draws its negatives from the same similarity (recomputed under no_grad upstream),
+	// each sample within its group (the official rank's own batch).
+	neg, err := st.d.HardNegatives(r.Sim, st.b.Idx, B)
 	if err != nil {
 		return err
 	}

@@ -22,22 +22,39 @@ type MLMDraws struct {
 }
 
 // Draws are every random choice of one stage-2 step after the semantic mask: the MLM draws and
-// the Exp(1) noise of VTM's two multinomials, [B·B] each (a multinomial(w, 1) draw is
-// argmax_j w_j / q_j with q ~ Exp(1), which is how torch samples it). Production draws them
-// from a seeded stream (NewDraws); tests replay the official run's stored draws.
+// the Exp(1) noise of VTM's two multinomials (a multinomial(w, 1) draw is argmax_j w_j / q_j
+// with q ~ Exp(1), which is how torch samples it). Production draws them from a seeded stream
+// (NewDraws); tests replay the official run's stored draws.
+//
+// Group splits the batch into consecutive groups of Group clips, the official run's per-GPU
+// batches: each sample's VTM negatives are drawn within its own group, and each row of ExpT2V
+// and ExpV2T holds the noise of its group's Group candidates, [B·Group] in all (the official
+// ranks' [Group, Group] noise, stacked). Group 0 is the whole batch.
 type Draws struct {
 	MLM            MLMDraws
+	Group          int
 	ExpT2V, ExpV2T []float64
 }
 
-// NewDraws draws a step's randomness for B captions of L tokens from seed (derive it from the
-// run seed and the step): the same seed gives the same draws on every machine.
-func NewDraws(seed uint64, B, L, vocab int, mlmProb float64) Draws {
+// DrawSizes are the sizes NewDraws draws for: B captions of L tokens over a vocabulary of
+// Vocab ids, masked with probability MLMProb, with VTM groups of Group clips (0: the batch).
+type DrawSizes struct {
+	B, L, Vocab, Group int
+	MLMProb            float64
+}
+
+// NewDraws draws a step's randomness from seed (derive it from the run seed and the step): the
+// same seed gives the same draws on every machine, and Group B draws what Group 0 does.
+func NewDraws(seed uint64, z DrawSizes) Draws {
 	r := &splitmix.Source{State: seed ^ 0xbb67ae8584caa73b}
-	n := B * L
-	d := Draws{MLM: MLMDraws{Masked: make([]bool, n), Replace: make([]bool, n), Random: make([]bool, n), RandomWords: make([]int32, n)}}
+	B, G := z.B, z.Group
+	if G == 0 {
+		G = B
+	}
+	n := B * z.L
+	d := Draws{Group: z.Group, MLM: MLMDraws{Masked: make([]bool, n), Replace: make([]bool, n), Random: make([]bool, n), RandomWords: make([]int32, n)}}
 	for i := 0; i < n; i++ {
-		d.MLM.Masked[i] = r.Float64() < mlmProb
+		d.MLM.Masked[i] = r.Float64() < z.MLMProb
 	}
 	for i := 0; i < n; i++ {
 		d.MLM.Replace[i] = r.Float64() < 0.8
@@ -46,10 +63,10 @@ func NewDraws(seed uint64, B, L, vocab int, mlmProb float64) Draws {
 		d.MLM.Random[i] = r.Float64() < 0.5
 	}
 	for i := 0; i < n; i++ {
-		d.MLM.RandomWords[i] = int32(r.Below(uint64(vocab)))
+		d.MLM.RandomWords[i] = int32(r.Below(uint64(z.Vocab)))
 	}
 	exp := func() float64 { return -math.Log((float64(r.Uint64()>>11) + 1) / (1 << 53)) }
-	d.ExpT2V, d.ExpV2T = make([]float64, B*B), make([]float64, B*B)
+	d.ExpT2V, d.ExpV2T = make([]float64, B*G), make([]float64, B*G)
 	for i := range d.ExpT2V {
 		d.ExpT2V[i] = exp()
 	}
@@ -57,6 +74,22 @@ func NewDraws(seed uint64, B, L, vocab int, mlmProb float64) Draws {
 		d.ExpV2T[i] = exp()
 	}
 	return d
+}
+
+// VTMGroup is the size of d's VTM groups in a batch of B clips, checked against B and the
+// noise it holds.
+func (d Draws) VTMGroup(B int) (int, error) {
+	G := d.Group
+	if G == 0 {
+		G = B
+	}
+	if G < 0 || B <= 0 || G > B || B%G != 0 {
+		return 0, fmt.Errorf("umt: VTM groups of %d clips do not split a batch of %d", d.Group, B)
+	}
+	if len(d.ExpT2V) != B*G || len(d.ExpV2T) != B*G {
+		return 0, fmt.Errorf("umt: VTM noise of %d and %d values, want B·group = %d·%d = %d", len(d.ExpT2V), len(d.ExpV2T), B, G, B*G)
+	}
+	return G, nil
 }
 
 // MaskMLM is criterions.py's MLM mask: a position is masked when its draw says so and it is
@@ -89,38 +122,46 @@ const IgnoreIndex = -100
 
 // Negatives are VTM's hard negatives of one batch with the weights they were drawn from.
 type Negatives struct {
-	WeightsT2V, WeightsV2T []float64 // [B, B]
-	Vision                 []int     // vision negative of each text
-	Text                   []int     // text negative of each video
+	WeightsT2V, WeightsV2T []float64 // [B, group]: row i over the columns of its own group
+	Vision                 []int     // vision negative of each text, a batch position in its group
+	Text                   []int     // text negative of each video, a batch position in its group
 }
 
 // HardNegatives draws VTM's negatives (criterions.py:111-128) from sim_v2t [B, B] (the VTC
-// similarity at the clamped temp): w = softmax over each row of sim + 1e-4 (sim_t2v = simᵀ for
-// the text side), entries with equal idx (the diagonal included) set to 0, NaN/inf set to 0.01;
-// the vision negative of text i is argmax_j w_t2v[i, j] / qT2V[i, j], then the text negative of
-// video i from w_v2t and qV2T. A row without a candidate is an error, as torch.multinomial's.
-func HardNegatives(sim []float64, idx []int64, B int, qT2V, qV2T []float64) (Negatives, error) {
-	if len(sim) != B*B || len(qT2V) != B*B || len(qV2T) != B*B || (idx != nil && len(idx) != B) {
-		return Negatives{}, fmt.Errorf("umt: hard negatives need sim, noise [B, B] = %d and nil or B idx (got %d, %d, %d, %d)", B*B, len(sim), len(qT2V), len(qV2T), len(idx))
+// similarity at the clamped temp), each row within its group of d.Group clips as the official
+// rank draws from its own batch: w = softmax over the row's group columns of sim + 1e-4
+// (sim_t2v = simᵀ for the text side), entries with equal idx (the diagonal included) set to 0,
+// NaN/inf set to 0.01; the vision negative of text i is argmax_j w_t2v[i, j] / q[i, j] with
+// d.ExpT2V, then the text negative of video i from w_v2t and d.ExpV2T. A row without a
+// candidate is an error, as torch.multinomial's.
+func (d Draws) HardNegatives(sim []float64, idx []int64, B int) (Negatives, error) {
+	G, err := d.VTMGroup(B)
+	if err != nil {
+		return Negatives{}, err
+	}
+	if len(sim) != B*B || (idx != nil && len(idx) != B) {
+		return Negatives{}, fmt.Errorf("umt: hard negatives need sim [B, B] = %d and nil or B idx (got %d, %d)", B*B, len(sim), len(idx))
 	}
 	same := func(i, j int) bool { return i == j || idx != nil && idx[i] == idx[j] }
-	weights := func(s []float64) []float64 {
-		w := make([]float64, B*B)
+	// weights of row i over the columns o..o+G of its group; at(i, j) is the similarity.
+	weights := func(at func(i, j int) float64) []float64 {
+		w := make([]float64, B*G)
+		row := make([]float64, G)
 		for i := 0; i < B; i++ {
-			row := make([]float64, B)
+			o := i / G * G
 			for j := range row {
-				row[j] = s[i*B+j] + 1e-4
+				row[j] = at(i, o+j) + 1e-4
 			}
 			lse := logSumExp(row)
-			for j := 0; j < B; j++ {
+			for j := 0; j < G; j++ {
 				v := math.Exp(row[j] - lse)
-				if same(i, j) {
+				if same(i, o+j) {
 					v = 0
 				}
 				if math.IsNaN(v) || math.IsInf(v, 0) {
 					v = 0.01
 				}
-				w[i*B+j] = v
+				w[i*G+j] = v
 			}
 		}
 		return w
@@ -129,27 +170,29 @@ func HardNegatives(sim []float64, idx []int64, B int, qT2V, qV2T []float64) (Neg
 		out := make([]int, B)
 		for i := 0; i < B; i++ {
 			best, arg := -1.0, -1
-			for j := 0; j < B; j++ {
-				if w[i*B+j] <= 0 {
+			for j := 0; j < G; j++ {
+				if w[i*G+j] <= 0 {
 					continue
 				}
-				if k := w[i*B+j] / q[i*B+j]; k > best {
+				if k := w[i*G+j] / q[i*G+j]; k > best {
 					best, arg = k, j
 				}
 			}
 			if arg < 0 {
-				return nil, fmt.Errorf("umt: VTM has no %s negative for row %d: every sample of the batch shares its idx", what, i)
+				return nil, fmt.Errorf("umt: VTM has no %s negative for row %d: every sample of its group of %d shares its idx", what, i, G)
 			}
-			out[i] = arg
+			out[i] = i/G*G + arg
 		}
 		return out, nil
 	}
-	n := Negatives{WeightsT2V: weights(transpose(sim, B)), WeightsV2T: weights(sim)}
-	var err error
-	if n.Vision, err = pick(n.WeightsT2V, qT2V, "vision"); err != nil {
+	n := Negatives{
+		WeightsT2V: weights(func(i, j int) float64 { return sim[j*B+i] }),
+		WeightsV2T: weights(func(i, j int) float64 { return sim[i*B+j] }),
+	}
+	if n.Vision, err = pick(n.WeightsT2V, d.ExpT2V, "vision"); err != nil {
 		return Negatives{}, err
 	}
-	if n.Text, err = pick(n.WeightsV2T, qV2T, "text"); err != nil {
+	if n.Text, err = pick(n.WeightsV2T, d.ExpV2T, "text"); err != nil {
 		return Negatives{}, err
 	}
 	return n, nil

@@ -3,8 +3,9 @@
 // video-text matching head (VTM), with their gradients. Both work on small [B, B] or [3B, 2]
 // matrices, so they run on the host in float64 on values downloaded from the backend (the
 // projections and the itm_head logits), and hand their gradients back for upload. The step's
-// random choices live here too: MLM masking (MaskMLM), VTM's hard negatives (HardNegatives)
-// and their seeded draws (NewDraws); models/multimodal assembles the whole model.
+// random choices live here too: MLM masking (MaskMLM), VTM's hard negatives within each
+// rank's group of the batch (Draws.HardNegatives) and their seeded draws (NewDraws);
+// models/multimodal assembles the whole model.
 package umt
 
 import (

@@ -25,6 +25,7 @@ type State struct {
 	Step    int                `json:"step"`
 	Seed    uint64             `json:"seed"`
 	BaseLR  float64            `json:"base_lr"`
+	Ranks   int                `json:"ranks,omitempty"` // VTM's groups (absent before it existed: 1)
 	Sched   optim.WarmupCosine `json:"schedule"`
 	Model   multimodal.Config  `json:"model"`
 	Files   map[string]string  `json:"files"` // name → sha256
@@ -97,7 +98,7 @@ func (t *Trainer) Save(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	st := State{Version: 1, Step: t.Step, Seed: t.Seed, BaseLR: t.BaseLR, Sched: t.Sched, Model: m.Cfg, Files: map[string]string{}}
+	st := State{Version: 1, Step: t.Step, Seed: t.Seed, BaseLR: t.BaseLR, Ranks: t.Ranks, Sched: t.Sched, Model: m.Cfg, Files: map[string]string{}}
 	for name, data := range map[string][]byte{ckptModel: model, ckptOptim: opt} {
 		if err := storage.WriteFile(ctx, filepath.Join(dir, name), data); err != nil {
 			return err
@@ -140,7 +141,7 @@ func Resume(dir string, be kernels.Trainer) (*Trainer, error) {
 		m.Close()
 		return nil, err
 	}
-	t.Step = st.Step
+	t.Step, t.Ranks = st.Step, max(st.Ranks, 1)
 	if err := t.loadMoments(opt.Tensors); err != nil {
 		t.Close()
 		m.Close()

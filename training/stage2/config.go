@@ -27,6 +27,10 @@ type Config struct {
 	MLMProb        float64 `json:"mlm_masking_prob"`
 	BatchSize      int     `json:"batch_size"`       // video clips per step (all GPUs: VTC negatives are global)
 	ImageBatchSize int     `json:"image_batch_size"` // images per step
+	// Ranks is the official run's GPU count: both batches split into Ranks consecutive
+	// per-GPU batches, and VTM draws each clip's hard negatives within its own, as each
+	// official rank draws from its local batch (VTC still sees the whole batch).
+	Ranks          int     `json:"ranks"`
 	Epochs         int     `json:"epochs"`
 	WarmupEpochs   int     `json:"warmup_epochs"`
 	LR             float64 `json:"lr"`           // base lr, not batch-scaled
@@ -106,6 +110,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("stage2: batch_size %d must be positive: --set batch_size=2", c.BatchSize)
 	case c.ImageBatchSize <= 0:
 		return fmt.Errorf("stage2: image_batch_size %d must be positive: --set image_batch_size=2", c.ImageBatchSize)
+	case c.Ranks <= 0:
+		return fmt.Errorf("stage2: ranks %d must be positive (1 draws VTM negatives from the whole batch): --set ranks=1", c.Ranks)
+	case c.BatchSize%c.Ranks != 0 || c.BatchSize/c.Ranks < 2 || c.ImageBatchSize%c.Ranks != 0 || c.ImageBatchSize/c.Ranks < 2:
+		return fmt.Errorf("stage2: batch_size %d and image_batch_size %d must each split into ranks %d batches of at least 2 (VTM draws a clip's negative from its own): %s",
+			c.BatchSize, c.ImageBatchSize, c.Ranks, splitRanks(c.Ranks, c.BatchSize, c.ImageBatchSize))
 	case c.Epochs <= 0:
 		return fmt.Errorf("stage2: epochs %d must be positive: --set epochs=10", c.Epochs)
 	case c.WarmupEpochs < 0 || c.WarmupEpochs > c.Epochs:
@@ -124,6 +133,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("stage2: max_steps %d, log_every %d and ckpt_every %d must not be negative: --set max_steps=0", c.MaxSteps, c.LogEvery, c.CkptEvery)
 	}
 	return nil
+}
+
+// splitRanks is the override that splits both batch sizes: the largest rank count up to ranks
+// that leaves at least 2 per rank, or batch sizes of 2 per rank.
+func splitRanks(ranks, video, image int) string {
+	for r := ranks; r >= 1; r-- {
+		if video%r == 0 && image%r == 0 && video/r >= 2 && image/r >= 2 {
+			return fmt.Sprintf("--set ranks=%d", r)
+		}
+	}
+	return fmt.Sprintf("--set batch_size=%d --set image_batch_size=%d", 2*ranks, 2*ranks)
 }
 
 // Data is the config's data options.

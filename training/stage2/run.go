@@ -100,10 +100,10 @@ func Start(be kernels.Trainer, c Config, sets []Dataset, in Init, o RunOptions) 
 		if r.Tr, err = Resume(dir, be); err != nil {
 			return nil, err
 		}
-		if r.Tr.Sched != sched || r.Tr.Seed != c.Seed || r.Tr.BaseLR != c.LR {
+		if r.Tr.Sched != sched || r.Tr.Seed != c.Seed || r.Tr.BaseLR != c.LR || r.Tr.Ranks != c.Ranks {
 			r.Close()
-			return nil, fmt.Errorf("stage2: %s was trained with schedule %+v, seed %d, lr %g; this config and these datasets give %+v, seed %d, lr %g: resume with the run's --config, --set and --data",
-				dir, r.Tr.Sched, r.Tr.Seed, r.Tr.BaseLR, sched, c.Seed, c.LR)
+			return nil, fmt.Errorf("stage2: %s was trained with schedule %+v, seed %d, lr %g, ranks %d; this config and these datasets give %+v, seed %d, lr %g, ranks %d: resume with the run's --config, --set and --data",
+				dir, r.Tr.Sched, r.Tr.Seed, r.Tr.BaseLR, r.Tr.Ranks, sched, c.Seed, c.LR, c.Ranks)
 		}
 	} else {
 		mc := c.Model(in.Text.Cfg)
@@ -118,6 +118,7 @@ func Start(be kernels.Trainer, c Config, sets []Dataset, in Init, o RunOptions) 
 			m.Close()
 			return nil, err
 		}
+		r.Tr.Ranks = c.Ranks
 	}
 	if err := r.check(r.Tr.Model.Cfg); err != nil {
 		r.Close()

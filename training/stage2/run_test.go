@@ -3,6 +3,7 @@ package stage2
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -112,5 +113,46 @@ func TestStartRefusesMismatchedCaptions(t *testing.T) {
 		if s := be.Stats(); s.LiveBytes != 0 {
 			t.Errorf("a refused start left %d bytes on the backend", s.LiveBytes)
 		}
+	}
+}
+
+// TestRanksResumeAndChangeOnlyVTM: a run over 2 ranks records them in its checkpoint, resumes
+// with them, and refuses a resume with another count naming it; its first step's UTA, VTC and
+// MLM are the 1-rank run's bit for bit (the ranks only split VTM's negatives).
+func TestRanksResumeAndChangeOnlyVTM(t *testing.T) {
+	c, sets, in := twoCorpora(t)
+	c.BatchSize, c.ImageBatchSize, c.MaxSteps = 4, 4, 1
+	run := func(c Config, in Init, out string) ([]Metrics, error) {
+		r, err := Start(cpu.New(cpu.Options{Threads: 2}), c, sets, in, RunOptions{Out: out})
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		if err := r.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return r.History(), nil
+	}
+	one, err := run(c, in, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Ranks = 2
+	out := t.TempDir()
+	two, err := run(c, in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := one[0], two[0]
+	if a.UTA != b.UTA || a.VTC != b.VTC || a.MLM != b.MLM || math.IsNaN(b.VTM) {
+		t.Fatalf("1 rank %+v, 2 ranks %+v: only VTM may change", a, b)
+	}
+	c.MaxSteps = 2
+	if _, err := run(c, Init{Resume: out + "/checkpoints"}, out); err != nil {
+		t.Fatalf("resume with the run's 2 ranks: %v", err)
+	}
+	c.Ranks = 1
+	if _, err := run(c, Init{Resume: out + "/checkpoints"}, out); err == nil || !strings.Contains(err.Error(), "ranks 2") {
+		t.Fatalf("resume of a 2-rank run with 1: %v; want an error naming ranks 2", err)
 	}
 }

@@ -16,7 +16,10 @@ type Trainer struct {
 	Sched  optim.WarmupCosine
 	BaseLR float64 // 1e-4 in the recipe, not batch-scaled
 	Seed   uint64
-	Step   int // steps taken; the next one runs at BaseLR·Sched.Multiplier(Step)
+	// Ranks is the official run's GPU count: VTM draws each clip's negatives within its
+	// rank's batch/Ranks clips (1, or 0 in checkpoints from before it existed: the whole batch).
+	Ranks int
+	Step  int // steps taken; the next one runs at BaseLR·Sched.Multiplier(Step)
 }
 
 // NewTrainer builds the optimiser of m (AdamW's stage-2 setting) and a trainer at step 0.
@@ -42,7 +45,11 @@ func (t *Trainer) LR() float64 { return t.BaseLR * t.Sched.Multiplier(t.Step) }
 func (t *Trainer) TrainStep(b multimodal.Batch) (multimodal.Losses, float64, error) {
 	m := t.Model
 	key := t.Seed ^ uint64(t.Step+1)*0x9e3779b97f4a7c15
-	d := umt.NewDraws(key, b.Vision.B, b.L, m.Cfg.Text.Vocab, m.Cfg.MLMProb)
+	B := b.Vision.B
+	if t.Ranks > 1 && B%t.Ranks != 0 {
+		return multimodal.Losses{}, 0, fmt.Errorf("stage2: a batch of %d clips does not split over %d ranks", B, t.Ranks)
+	}
+	d := umt.NewDraws(key, umt.DrawSizes{B: B, L: b.L, Vocab: m.Cfg.Text.Vocab, Group: B / max(t.Ranks, 1), MLMProb: m.Cfg.MLMProb})
 	m.ZeroGrads()
 	l, err := m.Step(b, d, key, nil)
 	if err != nil {
