@@ -11,6 +11,7 @@ import (
 	"github.com/umt-dev/umt/kernels"
 	"github.com/umt-dev/umt/models/multimodal"
 	"github.com/umt-dev/umt/models/vit"
+	"github.com/umt-dev/umt/pipelines/export"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/shard"
 	"github.com/umt-dev/umt/transforms/storage"
@@ -22,6 +23,7 @@ const evalChunk = 16
 func init() {
 	var (
 		data, weightsPath, out, device string
+		embeddings                     string
 		kTest, threads                 int
 		asJSON                         bool
 	)
@@ -35,8 +37,13 @@ score is the mean cosine over frames; each query's --k-test best candidates are 
 the ITM head. Reports txt_r1/5/10, img_r1/5/10 and their means for the re-ranked scores and
 for the ITC scores alone (suffix _emb), as itm_eval rounds them.
 
+--embeddings instead reads an export of the dataset ('umt export --model stage2', which holds
+each clip's normalised per-frame vision_proj and each caption's text_proj) and reports the
+ITC-only metrics (_emb) from it, without the model: the same ITC scores, no re-ranking.
+
 Examples:
   umt eval retrieval --data out/msrvtt-1k --weights out/s2/checkpoints
+  umt eval retrieval --embeddings out/msrvtt-emb --json
   umt eval retrieval --data gs://b/didemo --weights /ckpt/s2/checkpoints/step-00010000 --k-test 128 --json --output eval.json --device cuda`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&data, "data", "", "dataset written by 'umt prep --tokenizer': a local directory or gs:// prefix (required)")
@@ -44,6 +51,7 @@ Examples:
 			fs.IntVar(&kTest, "k-test", 128, "candidates per query re-ranked by the ITM head (capped at the gallery size)")
 			fs.BoolVar(&asJSON, "json", false, "print the result as JSON instead of a table")
 			fs.StringVar(&out, "output", "", "also write the result as JSON to this file or URI")
+			fs.StringVar(&embeddings, "embeddings", "", "instead of --data and --weights: an export by 'umt export --model stage2' of a captioned dataset (ITC-only metrics)")
 			fs.StringVar(&device, "device", "auto", "compute backend: auto (the GPU when one works, else the CPU), cpu, cuda or cuda:N")
 			fs.IntVar(&threads, "threads", 0, "CPU threads (0 = all)")
 		},
@@ -51,13 +59,23 @@ Examples:
 			if len(args) > 0 {
 				return usagef("unexpected arguments %q", args)
 			}
-			if data == "" || weightsPath == "" {
-				return usagef("--data and --weights are required (a captioned dataset and a stage-2 checkpoint)")
+			if embeddings != "" && (data != "" || weightsPath != "") {
+				return usagef("--embeddings replaces --data and --weights; give one or the other")
+			}
+			if embeddings == "" && (data == "" || weightsPath == "") {
+				return usagef("--data and --weights are required (a captioned dataset and a stage-2 checkpoint), or --embeddings (a stage-2 export)")
 			}
 			if kTest < 1 {
 				return usagef("--k-test must be at least 1, got %d", kTest)
 			}
 			ctx := context.Background()
+			if embeddings != "" {
+				res, err := evalExport(ctx, embeddings)
+				if err != nil {
+					return err
+				}
+				return res.write(ctx, out, asJSON)
+			}
 			d, err := shard.Open(ctx, data)
 			if err != nil {
 				return fmt.Errorf("opening %s: %w", data, err)
@@ -95,41 +113,51 @@ Examples:
 				return err
 			}
 			res.Dataset, res.Weights, res.Step = data, ck.Dir, ck.Step
-			js, err := json.MarshalIndent(res, "", "  ")
-			if err != nil {
-				return err
-			}
-			if out != "" {
-				if err := storage.WriteFile(ctx, out, append(js, '\n')); err != nil {
-					return err
-				}
-			}
-			if asJSON {
-				_, err = fmt.Fprintf(stdout, "%s\n", js)
-				return err
-			}
-			res.table(stdout)
-			return nil
+			return res.write(ctx, out, asJSON)
 		},
 	})
 }
 
 // retrievalResult is what 'umt eval retrieval' reports.
 type retrievalResult struct {
-	Dataset string             `json:"dataset"`
-	Weights string             `json:"weights"`
-	Step    int                `json:"step"`
-	Videos  int                `json:"videos"`
-	Texts   int                `json:"texts"`
-	KTest   int                `json:"k_test"`
-	Metrics map[string]float64 `json:"metrics"` // itm_eval's keys; _emb for the ITC-only scores
+	Dataset    string             `json:"dataset,omitempty"`
+	Embeddings string             `json:"embeddings,omitempty"` // the export read by --embeddings
+	Weights    string             `json:"weights"`              // the checkpoint, or the export's umt.model
+	Step       int                `json:"step"`
+	Videos     int                `json:"videos"`
+	Texts      int                `json:"texts"`
+	KTest      int                `json:"k_test"`
+	Metrics    map[string]float64 `json:"metrics"` // itm_eval's keys; _emb for the ITC-only scores
+}
+
+// write prints r as JSON or a table and, with out set, also writes the JSON there.
+func (r retrievalResult) write(ctx context.Context, out string, asJSON bool) error {
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if out != "" {
+		if err := storage.WriteFile(ctx, out, append(js, '\n')); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		_, err = fmt.Fprintf(stdout, "%s\n", js)
+		return err
+	}
+	r.table(stdout)
+	return nil
 }
 
 func (r retrievalResult) table(w io.Writer) {
-	fmt.Fprintf(w, "%s: %d videos, %d captions, k_test %d, step %d\n", r.Dataset, r.Videos, r.Texts, r.KTest, r.Step)
+	fmt.Fprintf(w, "%s%s: %d videos, %d captions, k_test %d, step %d\n", r.Dataset, r.Embeddings, r.Videos, r.Texts, r.KTest, r.Step)
 	fmt.Fprintf(w, "%-12s %8s %8s\n", "metric", "itm", "itc(emb)")
 	for _, k := range multimodal.MetricNames {
-		fmt.Fprintf(w, "%-12s %8.2f %8.2f\n", k, r.Metrics[k], r.Metrics[k+"_emb"])
+		itm := "     n/a" // an export has the ITC vectors only
+		if v, ok := r.Metrics[k]; ok {
+			itm = fmt.Sprintf("%8.2f", v)
+		}
+		fmt.Fprintf(w, "%-12s %s %8.2f\n", k, itm, r.Metrics[k+"_emb"])
 	}
 }
 
@@ -231,12 +259,7 @@ func evalRetrieval(ctx context.Context, m *multimodal.Model, d *shard.Dataset, k
 	if err != nil {
 		return retrievalResult{}, err
 	}
-	t2i := make([]float64, in.Nt*in.Nv)
-	for v := 0; v < in.Nv; v++ {
-		for t := 0; t < in.Nt; t++ {
-			t2i[t*in.Nv+v] = i2t[v*in.Nt+t]
-		}
-	}
+	t2i := transpose(i2t, in.Nv, in.Nt)
 	N := len(in.vTokens) / in.Nv / m.Cfg.Vision.Dim
 	k = min(k, in.Nv, in.Nt)
 	itmI2T, itmT2I, err := m.ITMScores(in.vTokens, N, in.tTokens, in.mask, in.L, i2t, in.Nv, in.Nt, k)
@@ -248,17 +271,75 @@ func evalRetrieval(ctx context.Context, m *multimodal.Model, d *shard.Dataset, k
 		suffix   string
 		i2t, t2i []float64
 	}{{"", itmI2T, itmT2I}, {"_emb", i2t, t2i}} {
-		rt, err := multimodal.Ranks(kind.i2t, in.Nv, in.Nt, in.img2txt)
-		if err != nil {
+		if err := in.addMetrics(res.Metrics, kind.suffix, kind.i2t, kind.t2i); err != nil {
 			return res, err
-		}
-		ri, err := multimodal.Ranks(kind.t2i, in.Nt, in.Nv, in.txt2img)
-		if err != nil {
-			return res, err
-		}
-		for key, v := range multimodal.Metrics(rt, ri) {
-			res.Metrics[key+kind.suffix] = v
 		}
 	}
 	return res, nil
+}
+
+// addMetrics ranks the ground truth in i2t [Nv, Nt] and t2i [Nt, Nv] and adds itm_eval's
+// metrics under their keys plus suffix.
+func (in retrievalInputs) addMetrics(into map[string]float64, suffix string, i2t, t2i []float64) error {
+	rt, err := multimodal.Ranks(i2t, in.Nv, in.Nt, in.img2txt)
+	if err != nil {
+		return err
+	}
+	ri, err := multimodal.Ranks(t2i, in.Nt, in.Nv, in.txt2img)
+	if err != nil {
+		return err
+	}
+	for key, v := range multimodal.Metrics(rt, ri) {
+		into[key+suffix] = v
+	}
+	return nil
+}
+
+// transpose is t2i [Nt, Nv] of i2t [Nv, Nt].
+func transpose(i2t []float64, Nv, Nt int) []float64 {
+	t2i := make([]float64, Nt*Nv)
+	for v := 0; v < Nv; v++ {
+		for t := 0; t < Nt; t++ {
+			t2i[t*Nv+v] = i2t[v*Nt+t]
+		}
+	}
+	return t2i
+}
+
+// evalExport is the ITC half of the protocol on a stage-2 export: its per-frame video vectors
+// and caption vectors (both already normalised as get_sim does) give the same ITC scores.
+func evalExport(ctx context.Context, root string) (retrievalResult, error) {
+	idx, rows, err := export.ReadEmbeddings(ctx, root)
+	if err != nil {
+		return retrievalResult{}, err
+	}
+	inf := idx.Info
+	if !inf.Text || inf.Frames == 0 {
+		return retrievalResult{}, fmt.Errorf("--embeddings=%s holds no per-frame and caption vectors (model %s); export a captioned dataset with: umt export --model stage2 --weights CHECKPOINT", root, inf.Model)
+	}
+	in := retrievalInputs{P: inf.Frames}
+	for _, r := range rows {
+		C := len(r.TextEmbedding) / inf.Dim
+		if C == 0 {
+			return retrievalResult{}, fmt.Errorf("--embeddings=%s: clip %s has no caption; the protocol needs at least one per video", root, r.ClipID)
+		}
+		var caps []int
+		for range C {
+			caps = append(caps, in.Nt)
+			in.txt2img = append(in.txt2img, []int{in.Nv})
+			in.Nt++
+		}
+		in.img2txt = append(in.img2txt, caps)
+		in.vProj, in.tProj = append(in.vProj, r.FrameEmbeddings...), append(in.tProj, r.TextEmbedding...)
+		in.Nv++
+	}
+	if in.Nv == 0 {
+		return retrievalResult{}, fmt.Errorf("--embeddings=%s has no rows", root)
+	}
+	i2t, err := multimodal.ITCScores(in.vProj, in.Nv, in.P, in.tProj, in.Nt, inf.Dim)
+	if err != nil {
+		return retrievalResult{}, err
+	}
+	res := retrievalResult{Embeddings: root, Weights: inf.Model, Videos: in.Nv, Texts: in.Nt, Metrics: map[string]float64{}}
+	return res, in.addMetrics(res.Metrics, "_emb", i2t, transpose(i2t, in.Nv, in.Nt))
 }

@@ -55,6 +55,27 @@ func TestEvalRetrievalEqualsProtocol(t *testing.T) {
 			}
 		}
 	}
+	// The ITC half from a stage-2 export of the same dataset, without the model.
+	emb := t.TempDir()
+	if code, log := capture(t, "export", "--input", data, "--output", emb, "--model", "stage2", "--weights", ckptRoot, "--threads", "2"); code != 0 {
+		t.Fatalf("export exit %d:\n%s", code, log)
+	}
+	code, log = capture(t, "eval", "retrieval", "--json", "--embeddings", emb)
+	var fromExport retrievalResult
+	if code != 0 || json.Unmarshal([]byte(log), &fromExport) != nil {
+		t.Fatalf("eval --embeddings exit %d:\n%s", code, log)
+	}
+	if fromExport.Videos != res.Videos || fromExport.Texts != res.Texts || len(fromExport.Metrics) != len(multimodal.MetricNames) {
+		t.Errorf("eval --embeddings: %+v, want the _emb metrics of %d videos and %d captions", fromExport, res.Videos, res.Texts)
+	}
+	for _, k := range multimodal.MetricNames {
+		if fromExport.Metrics[k+"_emb"] != res.Metrics[k+"_emb"] {
+			t.Errorf("%s_emb from the export %v, from the model %v", k, fromExport.Metrics[k+"_emb"], res.Metrics[k+"_emb"])
+		}
+	}
+	if code, _ := capture(t, "eval", "retrieval", "--embeddings", emb, "--data", data); code != 2 {
+		t.Errorf("--embeddings with --data: exit %d, want 2 (usage)", code)
+	}
 	want := directRetrieval(t, data, filepath.Join(ckptRoot, "step-00000001"), res.KTest)
 	for key, w := range want {
 		if res.Metrics[key] != w {

@@ -35,6 +35,11 @@ func TestMain(m *testing.M) {
 
 // framesDataset commits a frames dataset of n random clips of T frames of S×S.
 func framesDataset(t testing.TB, n, T, S int) (string, []schemas.ClipRow) {
+	return commitDataset(t, schematest.Provenance(schemas.LayoutFrames, T, S, 0, 0, 0), n)
+}
+
+// commitDataset commits a dataset of n random rows of p (schematest.Row).
+func commitDataset(t testing.TB, p schemas.Provenance, n int) (string, []schemas.ClipRow) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -42,7 +47,6 @@ func framesDataset(t testing.TB, n, T, S int) (string, []schemas.ClipRow) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := schematest.Provenance(schemas.LayoutFrames, T, S, 0, 0, 0)
 	w, err := shard.NewWriter(store, p, shard.WriterOptions{Key: "t", BatchRows: 2, TargetBytes: 8_000})
 	if err != nil {
 		t.Fatal(err)

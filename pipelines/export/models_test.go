@@ -18,7 +18,6 @@ import (
 	"github.com/umt-dev/umt/models/vit"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/schemas/schematest"
-	"github.com/umt-dev/umt/transforms/shard"
 	"github.com/umt-dev/umt/transforms/storage"
 )
 
@@ -75,33 +74,7 @@ func stage2Checkpoint(t testing.TB) (string, multimodal.Flat) {
 // captionedDataset commits a frames dataset of n clips with caption tokens of L ids (some
 // clips have no caption, some several).
 func captionedDataset(t testing.TB, n, T, S, L int) (string, []schemas.ClipRow) {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := storage.OpenStore(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := schematest.WithText(schematest.Provenance(schemas.LayoutFrames, T, S, 0, 0, 0), L)
-	w, err := shard.NewWriter(store, p, shard.WriterOptions{Key: "t", BatchRows: 2, TargetBytes: 8_000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []schemas.ClipRow
-	for i := 0; i < n; i++ {
-		r := schematest.Row(p, uint64(i))
-		rows = append(rows, r)
-		if err := w.Write(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := w.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := shard.CommitIndex(ctx, dir, shard.IndexOptions{Store: store}); err != nil {
-		t.Fatal(err)
-	}
-	return dir, rows
+	return commitDataset(t, schematest.WithText(schematest.Provenance(schemas.LayoutFrames, T, S, 0, 0, 0), L), n)
 }
 
 func modelConfig(in, out, model, weights string) Config {
