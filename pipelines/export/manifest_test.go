@@ -403,3 +403,31 @@ func sameRow(a, b schemas.EmbeddingRow) bool {
 	return a.ClipID == b.ClipID && a.SourceURI == b.SourceURI && a.SpanStartS == b.SpanStartS && a.SpanEndS == b.SpanEndS &&
 		a.Caption == b.Caption && slices.Equal(a.Embedding, b.Embedding)
 }
+
+// TestDeadlineFailsAsTimeout: every decode runs under --deadline: with one far too short for
+// any video, every entry fails as timeout (stage decode), nothing hangs, and ok + failed ==
+// rows still holds.
+func TestDeadlineFailsAsTimeout(t *testing.T) {
+	root, all := testenv.Corpus(t)
+	var entries []testenv.CorpusEntry
+	for _, e := range all {
+		if e.Expect == "ok" && !e.HasSpan() && len(entries) < 3 {
+			entries = append(entries, e)
+		}
+	}
+	cfg := manifestConfig(t, writeManifest(t, entries), root, t.TempDir())
+	cfg.Sampling.Deadline = time.Microsecond
+	rep := mustExport(t, cfg)
+	if rep.OK != 0 || rep.FailedByClass[schemas.ClassTimeout] != int64(len(entries)) || rep.Rows != int64(len(entries)+2) {
+		t.Errorf("report %+v: want all %d videos failed as timeout", rep, len(entries))
+	}
+	fails, err := ReadFailures(context.Background(), cfg.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fails {
+		if f.ErrorClass == schemas.ClassTimeout && f.Stage != schemas.StageDecode {
+			t.Errorf("timeout failure at stage %s, want decode", f.Stage)
+		}
+	}
+}

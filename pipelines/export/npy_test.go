@@ -154,7 +154,8 @@ func checkNPYView(t *testing.T, out string) {
 }
 
 // TestNPYViewReadByNumpy: the --npy view of a dataset export, float32 and float16, read with
-// numpy as embedding-reader reads it, is the export (checkNPYView).
+// numpy as embedding-reader reads it, is the export (checkNPYView); a rerun with --npy over an
+// export made without it adds the same view, computing nothing.
 func TestNPYViewReadByNumpy(t *testing.T) {
 	in, _ := framesDataset(t, 5, 2, 32)
 	for _, dt := range []string{schemas.DTypeFloat32, schemas.DTypeFloat16} {
@@ -164,6 +165,16 @@ func TestNPYViewReadByNumpy(t *testing.T) {
 			t.Fatalf("%s: %d shards, want 3", dt, rep.Shards)
 		}
 		checkNPYView(t, cfg.Output)
+		// An export made without --npy gets the view from its shards on a rerun with it.
+		later := cfg
+		later.NPY, later.Output = false, t.TempDir()
+		mustExport(t, later)
+		later.NPY = true
+		if rep := mustExport(t, later); rep.Computed != 0 {
+			t.Errorf("%s: adding the view computed %d clips, want 0", dt, rep.Computed)
+		}
+		checkNPYView(t, later.Output)
+		sameTree(t, dt+" view added on a rerun", tree(t, later.Output), tree(t, cfg.Output))
 	}
 }
 
