@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -201,36 +199,12 @@ func killMidRun(t *testing.T, cfg Config) {
 	}
 	defer st.Close()
 	raw, _ := json.Marshal(cfg)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestExportChild$", "-test.v")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	deadline := time.After(3 * time.Minute)
-	for {
-		select {
-		case err := <-done:
-			t.Logf("the child finished before the kill (%v); the rerun only re-commits\n%s", err, out.String())
-			return
-		case <-deadline:
-			cmd.Process.Kill()
-			<-done
-			t.Fatalf("no shard committed within 3 minutes; child output:\n%s", out.String())
-		default:
-		}
-		if objs, _ := st.List(ctx, "embeddings-"); len(objs) > 0 {
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			if _, err := st.Stat(ctx, IndexName); err == nil {
-				t.Log("the killed run had already committed its index")
-			}
-			return
-		}
-		time.Sleep(2 * time.Millisecond)
+	testenv.KillWhen(t, "TestExportChild", childEnv+"="+string(raw), func() bool {
+		objs, _ := st.List(ctx, "embeddings-")
+		return len(objs) > 0
+	})
+	if _, err := st.Stat(ctx, IndexName); err == nil {
+		t.Log("the killed run had already committed its index")
 	}
 }
 

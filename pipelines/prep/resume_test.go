@@ -7,16 +7,14 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 
+	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/runners"
 	"github.com/umt-dev/umt/runners/runnertest"
 	"github.com/umt-dev/umt/transforms/shard"
@@ -142,27 +140,7 @@ func TestPrepChild(t *testing.T) {
 func killMidRun(t *testing.T, cfg Config, staged func() int) {
 	t.Helper()
 	raw, _ := json.Marshal(cfg)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPrepChild$", "-test.v")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for staged() == 0 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("no staged rows within 3 minutes; child output:\n%s", out.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	err := cmd.Wait()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-		t.Logf("the child finished before the kill (%v); the rerun then only re-commits", err)
-	}
+	testenv.KillWhen(t, "TestPrepChild", childEnv+"="+string(raw), func() bool { return staged() > 0 })
 }
 
 // stagedFiles counts the rows staged under a local dataset directory.
