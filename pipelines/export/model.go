@@ -34,7 +34,7 @@ func fixCommand(plan *Plan) string {
 // studentPreprocessing says how the student's input is made from the stored frames.
 func studentPreprocessing(prov schemas.Provenance, c vit.Config) string {
 	return fmt.Sprintf("frames=%d size=%d sampler=%s; x/255 normalised with ImageNet mean=%v std=%v; %d×%d patches of %d px, every token (no mask)",
-		prov.Frames, prov.Size, prov.Sampler, vit.ImageNetMean, vit.ImageNetStd, c.Slices(), c.HW(), c.Patch)
+		prov.Frames, prov.Size, prov.Sampler, vit.ImageNetMean, vit.ImageNetStd, prov.Frames/c.Tubelet, c.HW(), c.Patch)
 }
 
 // prepareStudent reads a stage-1 checkpoint: its pooled features are the L2-normalised mean of

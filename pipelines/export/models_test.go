@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -192,9 +193,15 @@ func mustSHA(t testing.TB, path string) string {
 // evaluation's normalised per-frame vision_proj (every clip encoded in one batch, as umt eval
 // retrieval does), its text embeddings each caption's normalised text_proj (null without
 // captions), and embedding · text_embedding reproduces multimodal.ITCScores for every
-// (clip, caption) pair.
+// (clip, caption) pair; for videos of the encoder's frames and for images (T = 1).
 func TestStage2ExportEqualsRetrievalPath(t *testing.T) {
-	const n, T, S, L = 5, 2, 32, 6
+	for _, T := range []int{2, 1} {
+		t.Run(fmt.Sprintf("T=%d", T), func(t *testing.T) { checkStage2Export(t, T) })
+	}
+}
+
+func checkStage2Export(t *testing.T, T int) {
+	const n, S, L = 5, 32, 6
 	in, rows := captionedDataset(t, n, T, S, L)
 	ckpt, flat := stage2Checkpoint(t)
 	out := t.TempDir()
