@@ -73,6 +73,9 @@ func TestEvalRetrievalEqualsProtocol(t *testing.T) {
 			t.Errorf("%s_emb from the export %v, from the model %v", k, fromExport.Metrics[k+"_emb"], res.Metrics[k+"_emb"])
 		}
 	}
+	if code, table := capture(t, "eval", "retrieval", "--embeddings", emb); code != 0 || !strings.Contains(table, "n/a") || !strings.Contains(table, "txt_r1") {
+		t.Errorf("--embeddings table: exit %d, want ITM columns n/a:\n%s", code, table)
+	}
 	if code, _ := capture(t, "eval", "retrieval", "--embeddings", emb, "--data", data); code != 2 {
 		t.Errorf("--embeddings with --data: exit %d, want 2 (usage)", code)
 	}
