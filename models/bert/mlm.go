@@ -18,6 +18,8 @@ const IgnoreIndex = -100
 type MLMPass struct {
 	m           *Model
 	B, L, n     int
+	groups      int     // the loss is the mean over groups of consecutive B/groups rows of each one's mean
+	start       []int   // [groups+1] first labelled position of each group, then n
 	labels      []int32 // labels at the n labelled positions, row-major order
 	mem         arena
 	rows, lbl   kernels.Buf // [n] int32: flat row b·L+l, flat logit index i·V+label
@@ -33,7 +35,8 @@ type MLMPass struct {
 func (p *MLMPass) Close() { p.mem.free() }
 
 // Loss is the mean cross-entropy over the labelled positions (0 when there are none, where
-// PyTorch would give NaN; the gradient is then zero as well).
+// PyTorch would give NaN; the gradient is then zero as well); with groups, the mean over the
+// groups of each group's mean (a group without labels adds 0).
 func (p *MLMPass) Loss() float64 { return p.loss }
 
 // Count is the number of labelled positions.
@@ -42,14 +45,29 @@ func (p *MLMPass) Count() int { return p.n }
 // MLM runs the head on hidden [B·L, H] (the fusion output) at every position whose label is not
 // IgnoreIndex and computes the loss. labels [B·L] hold target ids or IgnoreIndex.
 func (m *Model) MLM(hidden kernels.Buf, B, L int, labels []int32) (*MLMPass, error) {
+	return m.MLMGroups(hidden, B, L, labels, 1)
+}
+
+// MLMGroups is MLM whose loss is the mean over `groups` consecutive blocks of B/groups rows of
+// each block's own mean over its labelled positions: what data-parallel training optimises when
+// every GPU takes the mean over its own masked tokens and DDP averages the GPUs' gradients.
+// One group is MLM.
+func (m *Model) MLMGroups(hidden kernels.Buf, B, L int, labels []int32, groups int) (*MLMPass, error) {
 	c, be := m.Cfg, m.be
 	H, V := c.Hidden, c.Vocab
 	if B <= 0 || L <= 0 || hidden.Len() != B*L*H || len(labels) != B*L {
 		return nil, fmt.Errorf("bert: MLM on %d×%d needs hidden [B·L, H] = %d values and %d labels (got %d, %d)", B, L, B*L*H, B*L, hidden.Len(), len(labels))
 	}
-	p := &MLMPass{m: m, B: B, L: L, mem: arena{be: be}}
+	if groups <= 0 || B%groups != 0 {
+		return nil, fmt.Errorf("bert: MLM groups %d do not split a batch of %d rows", groups, B)
+	}
+	p := &MLMPass{m: m, B: B, L: L, groups: groups, start: make([]int, groups+1), mem: arena{be: be}}
+	span := B / groups * L // labels per group
 	var rows, lbl []int32
 	for i, y := range labels {
+		if i%span == 0 {
+			p.start[i/span] = len(rows)
+		}
 		if y == IgnoreIndex {
 			continue
 		}
@@ -61,6 +79,7 @@ func (m *Model) MLM(hidden kernels.Buf, B, L int, labels []int32) (*MLMPass, err
 		p.labels = append(p.labels, y)
 	}
 	p.n = len(rows)
+	p.start[groups] = p.n
 	p.dHidden = p.mem.f32(B * L * H)
 	if p.n == 0 {
 		return p, nil
@@ -100,8 +119,12 @@ func (p *MLMPass) crossEntropy() error {
 	if err := be.Download(pl, at); err != nil {
 		return err
 	}
-	var sum float64
+	var sum, mean float64 // sum of the group so far, mean over the groups so far
+	g := 0
 	for i, v := range pl {
+		for p.groups > 1 && i == p.start[g+1] {
+			mean, sum, g = p.closeGroup(mean, sum, g), 0, g+1
+		}
 		if v >= 1e-30 {
 			sum -= math.Log(float64(v))
 			continue
@@ -120,8 +143,24 @@ func (p *MLMPass) crossEntropy() error {
 		}
 		sum += mx + math.Log(s) - float64(row[p.labels[i]])
 	}
-	p.loss = sum / float64(p.n)
+	if p.groups == 1 {
+		p.loss = sum / float64(p.n)
+		return nil
+	}
+	for g < p.groups {
+		mean, sum, g = p.closeGroup(mean, sum, g), 0, g+1
+	}
+	p.loss = mean / float64(p.groups)
 	return nil
+}
+
+// closeGroup adds group g's mean (its loss sum over its labelled count; 0 without labels) to
+// the running sum of group means.
+func (p *MLMPass) closeGroup(means, sum float64, g int) float64 {
+	if n := p.start[g+1] - p.start[g]; n > 0 {
+		means += sum / float64(n)
+	}
+	return means
 }
 
 // Logits downloads the logits at the labelled positions [Count, Vocab] (row-major order of the
@@ -148,11 +187,19 @@ func (p *MLMPass) Backward() error {
 	if n == 0 {
 		return be.Sync()
 	}
-	// dlogits = (softmax − onehot(label)) / n
+	// dlogits = (softmax − onehot(label)) / n, or / (groups · n_g) in group g
 	one := p.mem.f32(n)
 	be.Fill(one, -1)
 	be.ScatterAddRows(p.p, one, p.lbl, 1)
-	be.Scale(p.p, p.p, float32(1/float64(n)))
+	if p.groups == 1 {
+		be.Scale(p.p, p.p, float32(1/float64(n)))
+	}
+	for g := 0; p.groups > 1 && g < p.groups; g++ {
+		if k := p.start[g+1] - p.start[g]; k > 0 {
+			blk := p.p.Rows(p.start[g], k, V)
+			be.Scale(blk, blk, float32(1/float64(p.groups*k)))
+		}
+	}
 	dT, dG := p.mem.f32(n*H), p.mem.f32(n*H)
 	models.LinearGrad(be, dT, p.p, p.t, m.pw(ix.word), m.pg(ix.word), m.pg(ix.clsBias), n, H, V)
 	mean, rstd := stats(p.st, n)

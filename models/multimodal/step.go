@@ -82,6 +82,7 @@ type step struct {
 	tr     *Trace
 	s      scratch
 	B, nv  int
+	ranks  int // the official run's GPUs: B / the draws' VTM group
 	temp   float64
 	tp     *bert.Pass  // text mode on the unmasked ids
 	cls    kernels.Buf // [B, H] CLS rows of tp
@@ -98,7 +99,9 @@ type step struct {
 // Step runs one forward and backward of UMT's stage-2 loss uta + vtc + vtm + mlm on a batch
 // with the given draws, adding every parameter's gradient to the three parts' gradient buffers
 // (call ZeroGrads first for fresh ones). dropKey seeds drop path. With tr non-nil the
-// intermediates are downloaded into it.
+// intermediates are downloaded into it. The draws' VTM group sets the official run's ranks
+// (B / group): besides VTM's negatives, MLM is the mean of the ranks' means and VTC's gradient
+// reaches the projections and encoders at 1/ranks, as data-parallel training gives them.
 func (m *Model) Step(b Batch, d umt.Draws, dropKey uint64, tr *Trace) (Losses, error) {
 	st := &step{m: m, b: b, d: d, tr: tr, s: scratch{be: m.be}, B: b.Vision.B, nv: b.Vision.Visible(), drop: dropKey}
 	defer func() {
@@ -128,9 +131,11 @@ func (st *step) check() error {
 	if st.b.Vision.KeepTemporal {
 		return fmt.Errorf("multimodal: training pools over all visible tokens (keep_temporal is forced off under a mask)")
 	}
-	if _, err := st.d.VTMGroup(B); err != nil {
+	G, err := st.d.VTMGroup(B)
+	if err != nil {
 		return fmt.Errorf("multimodal: %w", err)
 	}
+	st.ranks = B / G
 	return nil
 }
 
@@ -222,6 +227,7 @@ func (st *step) vtc() error {
 	if st.tr != nil {
 		st.tr.VisionProj, st.tr.TextProj, st.tr.Sim = v, t, r.Sim
 	}
+	rankWeight(r, st.ranks)
 	models.LinearGrad(m.be, st.dPool, st.s.up(narrow(r.DV)), m.Vision.Pooled(), m.hw(hx.vpW), m.hg(hx.vpW), m.hg(hx.vpB), B, D, E)
 	dCLS := st.s.alloc(B * H)
 	models.LinearGrad(m.be, dCLS, st.s.up(narrow(r.DT)), st.cls, m.hw(hx.tpW), m.hg(hx.tpW), m.hg(hx.tpB), B, H, E)
@@ -318,7 +324,9 @@ func (st *step) mlm() error {
 		return err
 	}
 	st.closer = append(st.closer, fm.Close)
-	mp, err := m.Text.MLM(fm.Out(), B, L, labels)
+	// Each official GPU means over its own masked tokens and DDP averages the GPUs
+	// (xbert's BertForMaskedLM CrossEntropyLoss, then the gradient all-reduce).
+	mp, err := m.Text.MLMGroups(fm.Out(), B, L, labels, st.ranks)
 	if err != nil {
 		return err
 	}
@@ -361,6 +369,22 @@ func (st *step) backward() error {
 		}
 	}
 	return st.m.be.Sync()
+}
+
+// rankWeight scales VTC's projection gradients to what data-parallel training over `ranks` GPUs
+// gives the encoders: the official all-gather (multi_modality/models/utils.py AllGather) hands
+// each GPU back only its own clips' slice of the gathered gradient, every GPU computes the same
+// global loss, and DDP averages the GPUs' gradients, so the projections and encoders get
+// 1/ranks of it. temp is used whole on every GPU, so its gradient stays in full.
+func rankWeight(r umt.VTC, ranks int) {
+	if ranks == 1 {
+		return
+	}
+	for _, g := range [][]float64{r.DV, r.DT} {
+		for i := range g {
+			g[i] /= float64(ranks)
+		}
+	}
 }
 
 func widen(v []float32) []float64 {

@@ -28,8 +28,9 @@ type Config struct {
 	BatchSize      int     `json:"batch_size"`       // video clips per step (all GPUs: VTC negatives are global)
 	ImageBatchSize int     `json:"image_batch_size"` // images per step
 	// Ranks is the official run's GPU count: both batches split into Ranks consecutive
-	// per-GPU batches, and VTM draws each clip's hard negatives within its own, as each
-	// official rank draws from its local batch (VTC still sees the whole batch).
+	// per-GPU batches: VTM draws each clip's hard negatives within its own, as each official
+	// rank draws from its local batch, MLM is the mean of the ranks' means, and VTC (which sees
+	// the whole batch) reaches the encoders with 1/Ranks of its gradient (multimodal.Step).
 	Ranks          int     `json:"ranks"`
 	Epochs         int     `json:"epochs"`
 	WarmupEpochs   int     `json:"warmup_epochs"`

@@ -16,8 +16,9 @@ type Trainer struct {
 	Sched  optim.WarmupCosine
 	BaseLR float64 // 1e-4 in the recipe, not batch-scaled
 	Seed   uint64
-	// Ranks is the official run's GPU count: VTM draws each clip's negatives within its
-	// rank's batch/Ranks clips (1, or 0 in checkpoints from before it existed: the whole batch).
+	// Ranks is the official run's GPU count: VTM's negatives, MLM's mean and VTC's gradient
+	// weight follow its batch/Ranks-clip ranks (1, or 0 in checkpoints from before it existed:
+	// the whole batch).
 	Ranks int
 	Step  int // steps taken; the next one runs at BaseLR·Sched.Multiplier(Step)
 }
