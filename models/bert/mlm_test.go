@@ -118,3 +118,85 @@ func TestInputsAreRejected(t *testing.T) {
 		t.Error("a label outside the vocabulary was accepted")
 	}
 }
+
+// TestMLMGroupsAreTheMeanOfEachGroupsMLM: MLMGroups over G groups of consecutive rows has the
+// mean of the groups' own MLM losses (a group without labels adds 0), and its gradients (the
+// hidden input's and the parameters') are the mean of the groups' gradients, as DDP's average
+// of per-GPU MLM losses gives; groups that do not split the batch are refused.
+func TestMLMGroupsAreTheMeanOfEachGroupsMLM(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	c := newFDCase(r)
+	m, be := newModel(t, c.cfg, InitParams(c.cfg, 1))
+	B, L, H, V := 8, c.txt.L, c.cfg.Hidden, c.cfg.Vocab
+	hidden := upload(t, be, randn(r, B*L*H, 1))
+	labels := make([]int32, B*L)
+	for i := range labels {
+		labels[i] = IgnoreIndex
+		if b := i / L; b >= 2 && b < 4 { // rows 2-3 have no labels: group 1 of 4 is empty
+			continue
+		}
+		if r.IntN(3+i/L) == 0 { // fewer labels further down: unequal counts per group
+			labels[i] = int32(r.IntN(V))
+		}
+	}
+	labels[0], labels[L*B-1] = 3, 5
+	rel := func(a, b float64) float64 { return math.Abs(a-b) / max(math.Abs(b), 1e-30) }
+	for _, G := range []int{2, 4} {
+		rows := B / G
+		var want float64
+		wantD, wantG := make([]float64, B*L*H), []float64(nil)
+		for k := 0; k < G; k++ {
+			m.ZeroGrads()
+			p, err := m.MLM(hidden.Rows(k*rows*L, rows*L, H), rows, L, labels[k*rows*L:(k+1)*rows*L])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Backward(); err != nil {
+				t.Fatal(err)
+			}
+			want += p.Loss() / float64(G)
+			for i, d := range download(t, be, p.DHidden()) {
+				wantD[k*rows*L*H+i] = float64(d) / float64(G)
+			}
+			g, err := m.DownloadGrads()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantG == nil {
+				wantG = make([]float64, len(g))
+			}
+			for i, v := range g {
+				wantG[i] += float64(v) / float64(G)
+			}
+			p.Close()
+		}
+		m.ZeroGrads()
+		p, err := m.MLMGroups(hidden, B, L, labels, G)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Backward(); err != nil {
+			t.Fatal(err)
+		}
+		if rel(p.Loss(), want) > 1e-6 {
+			t.Fatalf("%d groups: loss %v, the mean of the groups' losses %v", G, p.Loss(), want)
+		}
+		got, err := m.DownloadGrads()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, pair := range map[string][2][]float64{"hidden": {f64(download(t, be, p.DHidden())), wantD}, "parameters": {f64(got), wantG}} {
+			var worst, scale float64
+			for i := range pair[1] {
+				worst, scale = max(worst, math.Abs(pair[0][i]-pair[1][i])), max(scale, math.Abs(pair[1][i]))
+			}
+			if scale == 0 || worst > 1e-5*scale {
+				t.Fatalf("%d groups: %s gradient differs from the mean of the groups' by %.3g (max %.3g)", G, name, worst, scale)
+			}
+		}
+		p.Close()
+	}
+	if _, err := m.MLMGroups(hidden, B, L, labels, 3); err == nil {
+		t.Fatal("3 groups of a batch of 8 were accepted")
+	}
+}
