@@ -31,6 +31,7 @@ type Trace struct {
 	VisionProj       []float64 // [B, P, E]
 	TextProj         []float64 // [B, E]
 	Sim              []float64 // [B, B] sim_v2t
+	DPooled, DCLS    []float32 // [B, D], [B, H]: VTC's gradient into the encoders (pooled, text CLS)
 	Neg              umt.Negatives
 	ITMLogits        []float64 // [3B, 2]
 	MLMInput, Labels []int32   // [B·L]
@@ -232,6 +233,14 @@ func (st *step) vtc() error {
 	dCLS := st.s.alloc(B * H)
 	models.LinearGrad(m.be, dCLS, st.s.up(narrow(r.DT)), st.cls, m.hw(hx.tpW), m.hg(hx.tpW), m.hg(hx.tpB), B, H, E)
 	m.be.ScatterAddRows(st.dText, dCLS, st.clsIdx, H)
+	if st.tr != nil {
+		if st.tr.DPooled, err = st.downloadF(st.dPool); err != nil {
+			return err
+		}
+		if st.tr.DCLS, err = st.downloadF(dCLS); err != nil {
+			return err
+		}
+	}
 	m.be.Add(m.hg(hx.temp), m.hg(hx.temp), st.s.up([]float32{float32(r.DTemp)}))
 	// VTM draws its negatives from the same similarity (recomputed under no_grad upstream),
 	// each sample within its group (the official rank's own batch).

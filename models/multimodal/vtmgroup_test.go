@@ -116,16 +116,28 @@ func TestVTMGroupsKeepUTAAndVTCLosses(t *testing.T) {
 }
 
 // TestRanksGiveVTCOneOverRanksOfItsGradient: over R ranks the projections (whose only loss is
-// VTC, and through which VTC reaches both encoders) get 1/R of the ungrouped gradient, as the
-// official AllGather backward plus DDP's average give them, while temp gets all of it.
+// VTC) and the encoders' pooled vector and text CLS row (through which alone VTC reaches them)
+// get 1/R of the ungrouped gradient, as the official AllGather backward plus DDP's average give
+// them, while temp gets all of it.
 func TestRanksGiveVTCOneOverRanksOfItsGradient(t *testing.T) {
 	r := loadRefModel(t)
 	for _, kind := range r.batches {
 		t.Run(kind, func(t *testing.T) {
 			bt, d, g, G := splitRef(t, r, kind)
 			R := bt.Vision.B / G
-			_, _, g0 := groupStep(t, r, bt, d)
-			_, _, gR := groupStep(t, r, bt, g)
+			_, tr0, g0 := groupStep(t, r, bt, d)
+			_, trR, gR := groupStep(t, r, bt, g)
+			// the pooled vector and the text CLS row reach the encoders through VTC alone
+			for name, pair := range map[string][2][]float32{"pooled": {tr0.DPooled, trR.DPooled}, "text CLS": {tr0.DCLS, trR.DCLS}} {
+				var worst, scale float64
+				for i, full := range pair[0] {
+					worst = max(worst, math.Abs(float64(pair[1][i])*float64(R)-float64(full)))
+					scale = max(scale, math.Abs(float64(full)))
+				}
+				if len(pair[0]) == 0 || scale == 0 || worst > 1e-6*scale {
+					t.Fatalf("%s: %d ranks × VTC's encoder gradient differs from the ungrouped one by %.3g (max|g| %.3g)", name, R, worst, scale)
+				}
+			}
 			m := newRefModel(t, r)
 			for _, p := range m.HeadParamList() {
 				full, part := g0[2][p.Off:p.Off+p.Len], gR[2][p.Off:p.Off+p.Len]
