@@ -34,7 +34,8 @@ type VTC struct {
 // v is vision_proj [B, T, E] (T = 1 in training: one pooled vector per clip), t is text_proj
 // [B, E], temp the clamped temperature. Equal idx make off-diagonal positives (UMT.md §9.6).
 // With a single process the all-gather is the identity, so this is UMT's loss on one GPU; a
-// data-parallel trainer gathers v, t and idx first and keeps its local slice of the gradients.
+// data-parallel trainer gathers v, t and idx first and keeps its local slice of the gradients
+// (multimodal.Step, running the global batch, gives DV and DT the 1/ranks weight that results).
 func VTCLoss(v, t []float64, idx []int64, B, T, E int, temp float64) (VTC, error) {
 	if B <= 0 || T <= 0 || E <= 0 || len(v) != B*T*E || len(t) != B*E || (idx != nil && len(idx) != B) {
 		return VTC{}, fmt.Errorf("umt: VTC needs vision [B, T, E] = %d, text [B, E] = %d and nil or B idx (got %d, %d, %d)", B*T*E, B*E, len(v), len(t), len(idx))
