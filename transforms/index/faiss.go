@@ -130,6 +130,17 @@ func (f *Faiss) Set(name string, v float64) error {
 	return call("set "+name, func(e *C.char) C.int { return C.umt_faiss_set(f.p, cs, C.double(v), e, errLen) })
 }
 
+// SetEfConstruction sets the build breadth of an HNSW index (before Add).
+func (f *Faiss) SetEfConstruction(v int) error {
+	if C.umt_faiss_hnsw_ef_construction(f.p, C.int(v)) == 0 {
+		return errors.New("faiss: efConstruction is a parameter of HNSW indexes only")
+	}
+	return nil
+}
+
+// EfConstruction is an HNSW index's build breadth, 0 for other indexes.
+func (f *Faiss) EfConstruction() int { return int(C.umt_faiss_hnsw_ef_construction(f.p, 0)) }
+
 // Write writes the index with FAISS's own writer (faiss.read_index opens it).
 func (f *Faiss) Write(path string) error {
 	cs := C.CString(path)

@@ -135,3 +135,99 @@ print(ix.ntotal, " ".join(str(i) for i in I.ravel()))`, filepath.Join(dir, Index
 		t.Errorf("python3-faiss: ntotal %s, neighbours %v; ours %v", fields[0], theirs, ours)
 	}
 }
+
+// TestTunedBreadthReachesTargetRecall: with no fixed breadth, Build picks the smallest power of
+// two whose recall@10 reaches the target, the index file carries it (a search through Open
+// finds the same share of the exact neighbours), and a smaller breadth would have missed it.
+func TestTunedBreadthReachesTargetRecall(t *testing.T) {
+	const n, d, q = 4000, 64, 200
+	vecs, ids := randomUnit(n, d, 5), clipIDs(n)
+	for _, tc := range []struct {
+		factory string
+		breadth func(Report) int
+		from    int
+	}{
+		{"HNSW16", func(r Report) int { return r.EfSearch }, efSearchFrom},
+		{"IVF64,Flat", func(r Report) int { return r.NProbe }, nprobeFrom},
+	} {
+		t.Run(tc.factory, func(t *testing.T) {
+			dir := t.TempDir()
+			rep, err := Build(dir, vecs, d, ids, Options{Factory: tc.factory, Sample: q, TargetRecall: 0.95})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := tc.breadth(rep)
+			t.Logf("%s: breadth %d, recall %.3f, %.3f ms/query (exact %.3f)", tc.factory, v, rep.Recall, rep.QueryMS, rep.ExactQueryMS)
+			if !rep.Tuned || rep.Recall < 0.95 || v < tc.from || v&(v-1) != 0 || rep.QueryMS <= 0 || rep.ExactQueryMS <= 0 {
+				t.Fatalf("report %+v: want tuned, recall ≥ 0.95 at a power-of-two breadth, positive query costs", rep)
+			}
+			queries := make([]float32, 0, q*d)
+			for i := 0; i < q; i++ {
+				queries = append(queries, vecs[(i*n/q)*d:(i*n/q+1)*d]...)
+			}
+			exact := exactTop(t, vecs, d, queries, 10)
+			if got := searchRecall(t, dir, 0, queries, exact); got != rep.Recall {
+				t.Errorf("search through Open: recall %v, report %v (the file does not carry breadth %d)", got, rep.Recall, v)
+			}
+			if v > tc.from {
+				if got := searchRecall(t, dir, v/2, queries, exact); got >= 0.95 {
+					t.Errorf("breadth %d already reaches recall %v: tuning did not pick the smallest", v/2, got)
+				}
+			}
+		})
+	}
+}
+
+// TestFixedBreadthAndEfConstructionAreKept: a fixed efSearch is not tuned and efConstruction
+// reaches the HNSW graph; efConstruction of a non-HNSW index is an error.
+func TestFixedBreadthAndEfConstructionAreKept(t *testing.T) {
+	const n, d = 1000, 16
+	vecs, ids := randomUnit(n, d, 6), clipIDs(n)
+	rep, err := Build(t.TempDir(), vecs, d, ids, Options{EfSearch: 24, EfConstruction: 80, Sample: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Tuned || rep.EfSearch != 24 || rep.EfConstruction != 80 || rep.NProbe != 0 {
+		t.Errorf("report %+v: want efSearch 24 untuned, efConstruction 80", rep)
+	}
+	if _, err := Build(t.TempDir(), vecs, d, ids, Options{Factory: "Flat", EfConstruction: 80}); err == nil {
+		t.Error("efConstruction on a Flat index was accepted")
+	}
+	rep, err = Build(t.TempDir(), vecs, d, ids, Options{Factory: "Flat", Sample: 50})
+	if err != nil || rep.Recall != 1 || rep.Tuned {
+		t.Errorf("Flat: %+v, %v; want exact recall 1 and nothing to tune", rep, err)
+	}
+}
+
+func exactTop(t *testing.T, vecs []float32, d int, queries []float32, k int) []int64 {
+	t.Helper()
+	rows := make([]int64, len(vecs)/d)
+	for i := range rows {
+		rows[i] = int64(i)
+	}
+	f, err := buildFaiss(vecs, d, rows, "IDMap,Flat", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want, _, err := f.Search(queries, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// searchRecall opens dir (breadth 0: the recorded one) and returns recall@10 against exact.
+func searchRecall(t *testing.T, dir string, breadth int, queries []float32, exact []int64) float64 {
+	t.Helper()
+	s, err := Open(dir, breadth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	labels, _, err := s.f.Search(queries, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return overlap(exact, labels, len(exact)/10, 10)
+}

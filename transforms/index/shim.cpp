@@ -3,6 +3,8 @@
 #include "shim.h"
 
 #include <faiss/AutoTune.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
 #include <faiss/Index.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
@@ -47,6 +49,20 @@ int umt_faiss_search(void* ix, int64_t n, const float* q, int64_t k, float* dist
 
 int umt_faiss_set(void* ix, const char* name, double v, char* err, int errlen) {
     GUARD(faiss::ParameterSpace().set_index_parameter(static_cast<faiss::Index*>(ix), name, v))
+}
+
+// hnsw finds the HNSW index under an IDMap wrapper (nullptr when there is none).
+static faiss::IndexHNSW* hnsw(void* ix) {
+    auto* idx = static_cast<faiss::Index*>(ix);
+    if (auto* m = dynamic_cast<faiss::IndexIDMap*>(idx)) idx = m->index;
+    return dynamic_cast<faiss::IndexHNSW*>(idx);
+}
+
+int umt_faiss_hnsw_ef_construction(void* ix, int set) {
+    auto* h = hnsw(ix);
+    if (!h) return 0;
+    if (set > 0) h->hnsw.efConstruction = set;
+    return h->hnsw.efConstruction;
 }
 
 int umt_faiss_write(void* ix, const char* path, char* err, int errlen) {
