@@ -22,8 +22,9 @@ Examples:
   umt index search --index /data/emb-index --input /data/emb --id CLIP_ID --k 10`})
 
 	var (
-		in, out, factory string
-		ef, sample       int
+		in, out, factory        string
+		ef, efc, nprobe, sample int
+		target                  float64
 	)
 	register(&Command{
 		Path:  "index build",
@@ -32,16 +33,29 @@ Examples:
 index of inner product (cosine: the vectors are L2-normalised) in --output: index.faiss
 (FAISS's writer: faiss.read_index opens it, FAISS ids are row numbers), ids.txt (line n is the
 clip id of FAISS id n) and recall.json (recall@10 of the index against exact search over
---recall-queries rows spread over the export, and the build time).
+--recall-queries rows spread over the export, the build time, and the milliseconds per query of
+the index and of exact search over the same queries).
+
+The search breadth (HNSW efSearch, IVF nprobe) is tuned unless fixed: Build tries powers of two
+and keeps the smallest whose recall@10 reaches --target-recall; the index file carries it.
+Recall of a graph or IVF index depends on the data: on real embeddings HNSW32 reaches 0.9 at a
+small efSearch; on structureless (uniform random) vectors of high dimension no index beats exact
+search (--factory Flat), and recall.json's query_ms beside exact_query_ms says which case
+you are in (docs/bench/export.md).
 
 Examples:
   umt index build --input /data/emb --output /data/emb-index
-  umt index build --input /data/emb --output /data/emb-ivf --factory IVF1024,Flat --recall-queries 2000`,
+  umt index build --input /data/emb --output /data/emb-index --target-recall 0.95 --ef-construction 80
+  umt index build --input /data/emb --output /data/emb-ivf --factory IVF1024,Flat --recall-queries 2000
+  umt index build --input /data/emb --output /data/emb-exact --factory Flat`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&in, "input", "", "the export to index (required)")
 			fs.StringVar(&out, "output", "", "index directory, local (required)")
 			fs.StringVar(&factory, "factory", "HNSW32", "FAISS index_factory string (IDMap is prepended)")
-			fs.IntVar(&ef, "ef-search", 64, "HNSW search breadth, recorded with the index")
+			fs.IntVar(&ef, "ef-search", 0, "HNSW search breadth written into the index (0: tuned to --target-recall)")
+			fs.IntVar(&nprobe, "nprobe", 0, "IVF lists searched, written into the index (0: tuned to --target-recall)")
+			fs.IntVar(&efc, "ef-construction", 0, "HNSW build breadth (0: FAISS's 40; higher builds a better graph, more slowly)")
+			fs.Float64Var(&target, "target-recall", 0.9, "recall@10 against exact search the tuned breadth must reach")
 			fs.IntVar(&sample, "recall-queries", 1000, "queries of the recall check")
 		},
 		Exec: func(args []string) error {
@@ -63,12 +77,20 @@ Examples:
 			for i, r := range rows {
 				vecs, ids[i] = append(vecs, r.Embedding...), r.ClipID
 			}
-			rep, err := index.Build(out, vecs, d, ids, index.Options{Factory: factory, EfSearch: ef, Sample: sample})
+			if !(target > 0 && target <= 1) {
+				return usagef("--target-recall %v must lie in (0, 1]: --target-recall 0.9", target)
+			}
+			rep, err := index.Build(out, vecs, d, ids, index.Options{Factory: factory, EfSearch: ef, NProbe: nprobe,
+				EfConstruction: efc, TargetRecall: target, Sample: sample})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "index: %d vectors of %d in %s (%s), built in %.1f s; recall@%d %.4f over %d queries\n",
-				rep.Rows, rep.Dim, out, rep.Factory, rep.BuildS, rep.K, rep.Recall, rep.Queries)
+			fmt.Fprintf(os.Stderr, "index: %d vectors of %d in %s (%s), built in %.1f s; recall@%d %.4f over %d queries at %.3f ms/query (exact search %.3f ms/query)\n",
+				rep.Rows, rep.Dim, out, rep.Factory, rep.BuildS, rep.K, rep.Recall, rep.Queries, rep.QueryMS, rep.ExactQueryMS)
+			if rep.Tuned && rep.Recall < target {
+				fmt.Fprintf(os.Stderr, "index: recall@%d %.4f stays below --target-recall %v at the largest breadth tried; these vectors may have too little structure for %s: try --factory Flat (exact)\n",
+					rep.K, rep.Recall, target, factory)
+			}
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(rep)
@@ -77,7 +99,7 @@ Examples:
 
 	var (
 		dir, exp, id string
-		k, efs       int
+		k, efs, nps  int
 	)
 	register(&Command{
 		Path:  "index search",
@@ -87,13 +109,15 @@ index as JSON lines {"id", "score"} (inner product; the clip itself first).
 
 Examples:
   umt index search --index /data/emb-index --input /data/emb --id CLIP_ID --k 10
-  umt index search --index /data/emb-index --input /data/emb --id CLIP_ID --ef-search 256`,
+  umt index search --index /data/emb-index --input /data/emb --id CLIP_ID --ef-search 256
+  umt index search --index /data/emb-ivf --input /data/emb --id CLIP_ID --nprobe 64`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&dir, "index", "", "index directory written by 'umt index build' (required)")
 			fs.StringVar(&exp, "input", "", "the export the query clip is in (required)")
 			fs.StringVar(&id, "id", "", "clip id of the query (required)")
 			fs.IntVar(&k, "k", 10, "neighbours")
-			fs.IntVar(&efs, "ef-search", 0, "HNSW search breadth (default: the one recorded at build)")
+			fs.IntVar(&efs, "ef-search", 0, "HNSW search breadth (default: the one chosen at build)")
+			fs.IntVar(&nps, "nprobe", 0, "IVF lists searched (default: the one chosen at build)")
 		},
 		Exec: func(args []string) error {
 			if len(args) > 0 {
@@ -115,7 +139,10 @@ Examples:
 			if q == nil {
 				return fmt.Errorf("clip %q is not in the export %s", id, exp)
 			}
-			s, err := index.Open(dir, efs)
+			if efs > 0 && nps > 0 {
+				return usagef("--ef-search (HNSW) and --nprobe (IVF) name the breadth of different indexes: give one")
+			}
+			s, err := index.Open(dir, max(efs, nps))
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 
 	"github.com/umt-dev/umt/models/weights"
@@ -124,6 +125,25 @@ func RandomWeights(c Config, seed uint64) (*Weights, error) {
 		*s.dst = v
 	}
 	return w, nil
+}
+
+// WriteRandom writes RandomWeights(c, seed) to path as an OpenAI-named safetensors file, so
+// benchmarks run a real teacher size (e.g. ViT-B/16) without downloading weights.
+func WriteRandom(path string, c Config, seed uint64) error {
+	c = c.WithDefaults()
+	w, err := RandomWeights(c, seed)
+	if err != nil {
+		return err
+	}
+	t, err := w.OpenAITensors(c)
+	if err != nil {
+		return err
+	}
+	data, err := weights.Marshal(t, nil)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
 
 func hasSuffix(s string, suffixes ...string) bool {

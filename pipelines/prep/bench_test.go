@@ -10,7 +10,6 @@ import (
 
 	"github.com/umt-dev/umt/internal/testenv"
 	"github.com/umt-dev/umt/models/clip"
-	"github.com/umt-dev/umt/models/weights"
 	"github.com/umt-dev/umt/schemas"
 	"github.com/umt-dev/umt/transforms/manifest"
 	"github.com/umt-dev/umt/transforms/shard"
@@ -43,21 +42,8 @@ func benchManifest(b *testing.B, n, spans int) (string, string) {
 // writeRandomB16 writes ViT-B/16 teacher weights drawn from a seed (clip.RandomWeights) in
 // OpenAI naming, so the benchmark runs the real teacher size without downloading weights.
 func writeRandomB16(b *testing.B) string {
-	c := clip.ViTB16.WithDefaults()
-	w, err := clip.RandomWeights(c, 7)
-	if err != nil {
-		b.Fatal(err)
-	}
-	t, err := w.OpenAITensors(c)
-	if err != nil {
-		b.Fatal(err)
-	}
 	path := filepath.Join(b.TempDir(), "vit_b16_random.safetensors")
-	data, err := weights.Marshal(t, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	if err := clip.WriteRandom(path, clip.ViTB16, 7); err != nil {
 		b.Fatal(err)
 	}
 	return path
