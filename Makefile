@@ -7,7 +7,7 @@ BIN := bin
 # with UMT_SOAK=1, through `make soak`.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: setup demo test soak bench build worker lint fuzz clean
+.PHONY: setup demo test soak bench bench-stage2 build worker lint fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -32,6 +32,12 @@ soak: setup
 # with the machine and the comparison run side by side.
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./... | tee $(BIN)/bench.txt
+
+# Stage-2 step, Go vs PyTorch CPU (Debian python3-torch), interleaved rounds: ROUNDS, THREADS.
+ROUNDS ?= 3
+THREADS ?= 2
+bench-stage2: setup
+	bash bench/stage2_compare.sh $(ROUNDS) $(THREADS)
 
 # Fuzz every fuzz target for FUZZTIME each (default 30s).
 FUZZTIME ?= 30s

@@ -19,7 +19,9 @@ const (
 
 // Options choose the index and its recall check.
 type Options struct {
-	Factory string // FAISS index_factory string without the IDMap prefix (default "HNSW32")
+	// Factory is a FAISS index_factory string without the IDMap prefix; "" or "auto" picks
+	// Flat (exact) up to FlatRows rows and HNSW32 above.
+	Factory string
 	// EfConstruction is HNSW's build breadth (default 40, FAISS's): higher builds a better
 	// graph, more slowly.
 	EfConstruction int
@@ -37,9 +39,18 @@ const (
 	nprobeFrom                = 1
 )
 
-func (o Options) withDefaults() Options {
-	if o.Factory == "" {
+// FlatRows is the largest index "auto" makes exact. With Debian's libfaiss (generic x86-64,
+// scalar distance loops) exact search of 100k×512 runs on BLAS at ~2–5 ms per query in
+// batches, while HNSW32 needed a 19-minute build (shared 2-vCPU machine) and efSearch 2048 (~100 ms per query) for
+// recall@10 0.9 on structureless vectors (docs/bench/export.md).
+const FlatRows = 200_000
+
+func (o Options) withDefaults(rows int) Options {
+	if o.Factory == "" || o.Factory == "auto" {
 		o.Factory = "HNSW32"
+		if rows <= FlatRows {
+			o.Factory = "Flat"
+		}
 	}
 	if o.TargetRecall <= 0 {
 		o.TargetRecall = 0.9
@@ -90,8 +101,8 @@ func breadth(factory string) string {
 // Build indexes vecs (len(ids) rows of d values, L2-normalised: inner product is cosine) into
 // dir with its ids and a recall report.
 func Build(dir string, vecs []float32, d int, ids []string, o Options) (Report, error) {
-	o = o.withDefaults()
 	n := len(ids)
+	o = o.withDefaults(n)
 	if n == 0 || len(vecs) != n*d {
 		return Report{}, fmt.Errorf("index: %d values for %d rows of %d", len(vecs), n, d)
 	}

@@ -46,7 +46,7 @@ func TestSearchReturnsIDsWithStatedRecall(t *testing.T) {
 	const n, d = 3000, 32
 	vecs, ids := randomUnit(n, d, 1), clipIDs(n)
 	dir := t.TempDir()
-	rep, err := Build(dir, vecs, d, ids, Options{Sample: 200})
+	rep, err := Build(dir, vecs, d, ids, Options{Factory: "HNSW32", Sample: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestPythonFaissOpensIndex(t *testing.T) {
 	const n, d, k = 500, 16, 5
 	vecs, ids := randomUnit(n, d, 2), clipIDs(n)
 	dir := t.TempDir()
-	if _, err := Build(dir, vecs, d, ids, Options{Sample: 50}); err != nil {
+	if _, err := Build(dir, vecs, d, ids, Options{Factory: "HNSW32", Sample: 50}); err != nil {
 		t.Fatal(err)
 	}
 	q := vecs[:3*d]
@@ -178,12 +178,32 @@ func TestTunedBreadthReachesTargetRecall(t *testing.T) {
 	}
 }
 
+// TestAutoFactoryIsExactUpToFlatRows: the default index is exact (Flat, recall 1) up to
+// FlatRows rows and HNSW32 above.
+func TestAutoFactoryIsExactUpToFlatRows(t *testing.T) {
+	for _, tc := range []struct {
+		rows int
+		want string
+	}{{1, "Flat"}, {FlatRows, "Flat"}, {FlatRows + 1, "HNSW32"}} {
+		for _, f := range []string{"", "auto"} {
+			if got := (Options{Factory: f}).withDefaults(tc.rows).Factory; got != tc.want {
+				t.Errorf("factory %q over %d rows: %s, want %s", f, tc.rows, got, tc.want)
+			}
+		}
+	}
+	const n, d = 500, 16
+	rep, err := Build(t.TempDir(), randomUnit(n, d, 4), d, clipIDs(n), Options{Sample: 50})
+	if err != nil || rep.Factory != "IDMap,Flat" || rep.Recall != 1 || rep.Tuned {
+		t.Errorf("default build: %+v, %v; want exact IDMap,Flat with recall 1", rep, err)
+	}
+}
+
 // TestFixedBreadthAndEfConstructionAreKept: a fixed efSearch is not tuned and efConstruction
 // reaches the HNSW graph; efConstruction of a non-HNSW index is an error.
 func TestFixedBreadthAndEfConstructionAreKept(t *testing.T) {
 	const n, d = 1000, 16
 	vecs, ids := randomUnit(n, d, 6), clipIDs(n)
-	rep, err := Build(t.TempDir(), vecs, d, ids, Options{EfSearch: 24, EfConstruction: 80, Sample: 50})
+	rep, err := Build(t.TempDir(), vecs, d, ids, Options{Factory: "HNSW32", EfSearch: 24, EfConstruction: 80, Sample: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
