@@ -10,12 +10,10 @@ import (
 // Checkpoint is a stage-2 model read from a training checkpoint (umt train stage2): its
 // configuration from state.json's "model" and its parameters from model.safetensors.
 type Checkpoint struct {
-	Dir         string
-	State       []byte // state.json verbatim (the trainer's own fields)
-	ModelSHA256 string // of model.safetensors, verified
-	Step        int
-	Cfg         Config
-	Flat        Flat
+	weights.CheckpointInfo
+	Step int
+	Cfg  Config
+	Flat Flat
 }
 
 // LoadCheckpoint reads a stage-2 checkpoint root (following `latest`) or step directory after
@@ -34,7 +32,7 @@ func LoadCheckpoint(path string) (Checkpoint, error) {
 	if err := json.Unmarshal(ck.State, &st); err != nil || st.Model == nil {
 		return Checkpoint{}, fmt.Errorf("multimodal: %s/%s has no stage-2 config under \"model\"; is it a stage-2 checkpoint? (%v)", ck.Dir, weights.CheckpointState, err)
 	}
-	c := Checkpoint{Dir: ck.Dir, State: ck.State, ModelSHA256: ck.ModelSHA256, Step: st.Step, Cfg: *st.Model}
+	c := Checkpoint{CheckpointInfo: ck.CheckpointInfo, Step: st.Step, Cfg: *st.Model}
 	if c.Flat, err = FromState(c.Cfg, ck.Model.Tensors); err != nil {
 		return c, fmt.Errorf("%s: %w", ck.Dir, err)
 	}

@@ -10,11 +10,9 @@ import (
 // Checkpoint is a stage-1 student read from a training checkpoint (umt train stage1): its
 // architecture from state.json's "model" and its parameters in the vit layout.
 type Checkpoint struct {
-	Dir         string
-	State       []byte // state.json verbatim (the trainer's own fields)
-	ModelSHA256 string // of model.safetensors, verified
-	Cfg         Config
-	Params      []float32
+	weights.CheckpointInfo
+	Cfg    Config
+	Params []float32
 }
 
 // LoadCheckpoint reads a stage-1 checkpoint root (following `latest`) or step directory after
@@ -38,5 +36,5 @@ func LoadCheckpoint(path string) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("vit: %s: %w", ck.Dir, err)
 	}
-	return Checkpoint{Dir: ck.Dir, State: ck.State, ModelSHA256: ck.ModelSHA256, Cfg: *st.Model, Params: p}, nil
+	return Checkpoint{CheckpointInfo: ck.CheckpointInfo, Cfg: *st.Model, Params: p}, nil
 }

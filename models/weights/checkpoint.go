@@ -34,12 +34,17 @@ func ResolveCheckpoint(path string) (string, error) {
 	return path, nil
 }
 
+// CheckpointInfo is what every checkpoint reader returns beside the parameters.
+type CheckpointInfo struct {
+	Dir         string // the step directory
+	State       []byte // state.json verbatim: each trainer decodes its own fields
+	ModelSHA256 string // of model.safetensors, verified
+}
+
 // Checkpoint is an opened checkpoint step directory whose files matched state.json's sums.
 type Checkpoint struct {
-	Dir         string
-	State       []byte // state.json verbatim: each trainer decodes its own fields
-	Model       *File  // model.safetensors, mapped until Close
-	ModelSHA256 string
+	CheckpointInfo
+	Model *File // model.safetensors, mapped until Close
 }
 
 // OpenCheckpoint resolves path (a root or a step directory), verifies every file state.json
@@ -78,7 +83,7 @@ func OpenCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	return &Checkpoint{Dir: dir, State: js, Model: f, ModelSHA256: st.Files[CheckpointModel]}, nil
+	return &Checkpoint{CheckpointInfo{Dir: dir, State: js, ModelSHA256: st.Files[CheckpointModel]}, f}, nil
 }
 
 // Close unmaps the model file.
